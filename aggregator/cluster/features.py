@@ -1,0 +1,105 @@
+"""Per-article features: computed once (in extraction workers), persisted, never recomputed.
+
+``featurize`` is pure: the same inputs and params give byte-identical Features in any process.
+The store treats Features as opaque (scheme, signature bytes, payload JSON text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fingerprint import shingles, signature
+from .params import ClusterParams
+from .text import content_terms, first_sentences, guess_language, words
+
+DEFAULT_PARAMS = ClusterParams()
+_SHORT_TEXT_WORDS = 40  # below this the page text is treated as missing (headline-only fallback)
+_NUMBER = re.compile(r"^\d[\d.,]*$")
+_CAPWORD = re.compile(r"\b[^\W\d_][^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Features:
+    scheme: str  # e.g. "mh1:xxh32:k3:p128:s1:l60" — see ClusterParams.scheme
+    signature: bytes  # MinHash values, numpy uint32 .tobytes()
+    payload: str  # JSON: what the story stage needs without the article text
+    language: str  # "en", "de", ... or "" when unknown
+
+    def dumps(self) -> tuple[str, bytes, str]:
+        return self.scheme, self.signature, self.payload
+
+    @classmethod
+    def load(cls, scheme: str, signature: bytes, payload: str) -> "Features":
+        lang = json.loads(payload).get("lang", "") if payload else ""
+        return cls(scheme=scheme, signature=bytes(signature), payload=payload, language=lang)
+
+    def hashvalues(self) -> np.ndarray:
+        return np.frombuffer(self.signature, dtype=np.uint32)
+
+    def data(self) -> dict:
+        return json.loads(self.payload) if self.payload else {}
+
+
+def _names(text: str) -> list[str]:
+    """Capitalised words that do not start a sentence: a cheap, language-neutral name guess."""
+    out = []
+    for m in _CAPWORD.finditer(text):
+        w = m.group(0)
+        if not w[0].isupper():
+            continue
+        before = text[max(0, m.start() - 2) : m.start()]
+        if m.start() == 0 or re.search(r"[.!?:\"“]\s*$", before) or before.endswith("\n"):
+            continue
+        out.append(w.casefold())
+    return out
+
+
+def featurize(title: str, text: str, summary: str = "", params: ClusterParams | None = None) -> Features:
+    p = params or DEFAULT_PARAMS
+    title = title or ""
+    text = text or ""
+    summary = summary or ""
+    body_words = words(text)
+    fallback = len(body_words) < _SHORT_TEXT_WORDS
+    if fallback:
+        # Page text missing or a stub: cluster on headline + feed summary instead.
+        text = " ".join(x for x in (text, summary) if x)
+        body_words = words(text)
+    body_words = body_words[: p.max_text_words]
+
+    sh = shingles(body_words, p.shingle)
+    sig = signature(sh, p.num_perm, p.seed)
+
+    # Story vector: title terms (weighted by the clusterer) + lead counts. Titles that merely
+    # repeat as the first line of the text are not counted twice.
+    lead_src = text
+    if title and lead_src.lstrip().startswith(title.strip()):
+        lead_src = lead_src.lstrip()[len(title.strip()) :]
+    lead = first_sentences(lead_src, p.lead_words)
+    title_terms = content_terms(words(title))
+    lead_terms = content_terms(words(lead))
+    nums = sorted({t for t in words(title + " " + lead) if _NUMBER.match(t)})
+    names = sorted(set(_names(title + ". " + lead)))
+    lang = guess_language(body_words or words(title))
+    payload = {
+        "v": 1,
+        "t": sorted(set(title_terms)),
+        "l": dict(sorted(Counter(lead_terms).items())),
+        "n": len(sh),  # shingle-set size: turns Jaccard into containment
+        "w": len(body_words),
+        "nums": nums,
+        "names": names,
+        "lang": lang,
+        "fb": fallback,
+    }
+    return Features(
+        scheme=p.scheme,
+        signature=sig.tobytes(),
+        payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+        language=lang,
+    )

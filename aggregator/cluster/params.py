@@ -1,0 +1,46 @@
+"""Every tunable of the clustering stage, in one frozen object.
+
+Defaults were chosen on the labeled sets in ``../shared/data/clustering`` with
+leave-one-dataset-out checks (see ``benchmarks/clustering.py``); change them there, not in
+code. Fields that change what ``featurize`` produces are part of ``scheme`` (see
+``ClusterParams.scheme``): a store holding features of another scheme must re-featurize.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FEATURE_VERSION = 1  # bump when featurize's payload or tokenisation changes meaning
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    # --- fingerprint (part of the scheme) ---
+    num_perm: int = 128  # MinHash permutations; 128 → Jaccard std error ≈ 0.044 at J=0.5
+    seed: int = 1
+    shingle: int = 3  # words per shingle
+    lead_words: int = 60  # words of text after the title used for the story vector
+    max_text_words: int = 5000  # cap on the text that is shingled (bounds featurize cost)
+
+    # --- copies (near-duplicate text) ---
+    lsh_bands: int = 32  # 32 bands x 4 rows: candidate threshold ≈ (1/32)^(1/4) ≈ 0.42
+    min_copy_shingles: int = 40  # below this an article is too short to call a copy (stubs)
+    copy_containment: float = 0.5  # share of the new article's shingles found in the earlier one
+    wire_jaccard: float = 0.8  # near-verbatim: role "wire"
+    wire_containment: float = 0.9  # a trimmed verbatim copy is still "wire"
+
+    # --- stories (independent reports of the same event) ---
+    story_threshold: float = 0.20  # cosine (title+lead TF-IDF) needed to join a story, same day
+    story_threshold_far: float = 0.30  # ... needed when the articles are ``ramp_days`` or more apart
+    ramp_days: float = 3.0  # the threshold rises linearly from same-day to this gap
+    link_max: float = 1.0  # story score = link_max * best member + (1 - link_max) * mean member
+    story_members: int = 16  # members of a candidate story compared exactly (first + newest)
+    title_weight: float = 2.0  # title terms count this many times in the story vector
+    posting_cap: int = 64  # newest ids kept per term in the candidate index (bounded cost)
+    rescore: int = 24  # articles scored exactly after the cheap accumulation pass
+    max_df_ratio: float = 0.5  # terms in more than this share of the window offer no candidates
+    window_days: float = 30.0  # articles further apart than this never share a story
+
+    @property
+    def scheme(self) -> str:
+        return f"mh{FEATURE_VERSION}:xxh32:k{self.shingle}:p{self.num_perm}:s{self.seed}:l{self.lead_words}"

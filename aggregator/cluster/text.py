@@ -1,0 +1,131 @@
+"""Normalisation and tokenisation, language-agnostic.
+
+Words are Unicode ``\\w`` runs, casefolded after NFKC; scripts written without spaces (CJK,
+Thai, ...) are split into single characters so they still shingle and match. Stopword lists
+are small and only serve two purposes: a cheap language guess and dropping function words
+from the story vector. Nothing here is English-only; unknown languages just keep all words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Characters of scripts that do not separate words with spaces: split them one by one.
+_NOSPACE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+STOPWORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        "a about after again against all also am an and any are as at be because been before being"
+        " between both but by can could did do does doing down during each few for from further had"
+        " has have having he her here hers herself him himself his how i if in into is it its itself"
+        " just me more most my myself no nor not now of off on once only or other our ours out over"
+        " own same she should so some such than that the their theirs them then there these they"
+        " this those through to too under until up very was we were what when where which while who"
+        " whom why will with would you your yours said says say told according one two new also"
+        " mr mrs ms last first year years time week day people like get got make made may might"
+        " since still us".split()
+    ),
+    "de": frozenset(
+        "aber alle als also am an auch auf aus bei bin bis da damit dann das dass dem den denen der"
+        " des die dies diese dieser doch dort du durch ein eine einem einen einer eines er es für hat"
+        " hatte ich ihr im in ist ja jetzt kann kein mit nach nicht noch nur oder sich sie sind so"
+        " über um und uns von vor war waren was weil wenn werden wie wir wird wurde zu zum zur".split()
+    ),
+    "fr": frozenset(
+        "au aux avec ce ces cette dans de des du elle en est et il ils je la le les leur lui mais"
+        " me même mes ne nous on ou par pas pour qu que qui sa se ses son sont sur ta te tes toi ton"
+        " tu un une vos votre vous été être avoir fait plus été aussi".split()
+    ),
+    "es": frozenset(
+        "al como con de del el ella ellos en era es esta este fue ha han hay la las le les lo los más"
+        " me mi muy no nos o para pero por que se ser si sin sobre su sus también un una uno y ya".split()
+    ),
+    "it": frozenset(
+        "al alla anche che chi come con da dal dei del della di e è gli ha hanno il in la le lo ma"
+        " nel nella non per più quando se si sono su tra un una uno".split()
+    ),
+    "pt": frozenset(
+        "ao aos as com como da das de do dos e é ela ele em era foi há isso já mais mas na nas não"
+        " no nos o os ou para pela pelo por que se sem seu sua são também um uma".split()
+    ),
+    "nl": frozenset(
+        "aan al als bij dat de den der die dit door een en er had heb hebben het hij hun ik in is"
+        " je kan maar met na naar niet nog of om onder ook op over te tot uit van voor was wat we"
+        " werd wij worden zal ze zich zijn zo".split()
+    ),
+}
+ALL_STOPWORDS: frozenset[str] = frozenset().union(*STOPWORDS.values())
+
+
+def normalize(text: str) -> str:
+    """NFKC + casefold; tolerant of any input (lone surrogates are dropped)."""
+    if not text:
+        return ""
+    text = text.encode("utf-8", "ignore").decode("utf-8")
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def words(text: str) -> list[str]:
+    """Casefolded words; characters of space-less scripts become one word each."""
+    out: list[str] = []
+    for w in _WORD.findall(normalize(text)):
+        if _NOSPACE.search(w):
+            # keep latin/digit runs whole, split the rest into characters
+            for part in re.findall(r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]+|.", w):
+                out.append(part)
+        else:
+            out.append(w)
+    return out
+
+
+def guess_language(tokens: list[str]) -> str:
+    """The language whose stopwords cover most tokens, or "" when the evidence is thin."""
+    if not tokens:
+        return ""
+    sample = tokens[:400]
+    best, best_hits = "", 0
+    for lang, stop in STOPWORDS.items():
+        hits = sum(1 for t in sample if t in stop)
+        if hits > best_hits:
+            best, best_hits = lang, hits
+    # at least 3 hits and 8 % of the sample: headlines alone are often too short to tell
+    return best if best_hits >= 3 and best_hits >= 0.08 * len(sample) else ""
+
+
+def is_content(tok: str) -> bool:
+    """A word that can say what a story is about: not a stopword, not a single letter."""
+    if tok in ALL_STOPWORDS:
+        return False
+    if len(tok) < 2 and not _NOSPACE.match(tok):
+        return False
+    return True
+
+
+def fold(tok: str) -> str:
+    """Very light suffix folding (plural "s") so "earthquakes" meets "earthquake".
+
+    Deliberately crude and script-neutral: only strips a final "s" from long latin-ish words."""
+    if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss") and tok.isalpha():
+        return tok[:-1]
+    return tok
+
+
+def content_terms(tokens: list[str]) -> list[str]:
+    return [fold(t) for t in tokens if is_content(t)]
+
+
+def first_sentences(text: str, max_words: int) -> str:
+    """Whole sentences from the start of ``text`` up to about ``max_words`` words."""
+    if not text:
+        return ""
+    out: list[str] = []
+    n = 0
+    for sent in _SENTENCE_END.split(text.strip()):
+        out.append(sent)
+        n += len(sent.split())
+        if n >= max_words:
+            break
+    return " ".join(out)

@@ -1,0 +1,169 @@
+"""Clean text and metadata from an article page, in worker processes that can be killed.
+
+trafilatura is CPU-bound, holds the GIL and has no timeout of its own (11 MB of flat HTML took
+147 s), so it runs in separate processes: a job that overruns its deadline gets its worker killed
+and replaced, and the article falls back to its feed summary. The worker also computes the
+article's fingerprint, the other CPU-heavy pure step, so the parent only does I/O and bookkeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import queue
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .models import Extracted
+
+log = logging.getLogger(__name__)
+
+
+class ExtractError(Exception):
+    """Extraction failed or overran its deadline (message starts with "extract:")."""
+
+
+@dataclass(frozen=True)
+class Job:
+    html: str
+    url: str
+    title: str  # from the feed: used when the page has none, and for the fingerprint
+    summary: str  # from the feed: the fallback text
+
+
+def extract_page(html: str, url: str) -> Extracted:
+    """Run trafilatura on one page (in the calling process)."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=False,
+        deduplicate=False,
+    )
+    if doc is None or not (doc.text or "").strip():
+        return Extracted(text="", method="summary", note="extract: no article text found on page")
+    published = None
+    if doc.date:
+        try:
+            published = datetime.strptime(doc.date[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            published = None
+    return Extracted(
+        text=doc.text.strip(),
+        title=(doc.title or "").strip(),
+        author=(doc.author or "").strip(),
+        published=published,
+        site_name=(doc.sitename or "").strip(),
+        language=(doc.language or "") if doc.language not in (None, "None") else "",
+        canonical_url=(doc.url or "").strip(),
+    )
+
+
+def process_job(job: Job):
+    """Extract then fingerprint: the whole CPU-heavy part of one article. Pure."""
+    from .cluster import featurize
+
+    if job.html:
+        try:
+            ex = extract_page(job.html, job.url)
+        except Exception as exc:  # trafilatura/lxml on hostile markup: fall back, never crash
+            ex = Extracted(text="", method="summary", note=f"extract: {type(exc).__name__}: {exc}"[:300])
+    else:
+        ex = Extracted(text="", method="summary", note="extract: page not fetched")
+    if not ex.text:
+        ex = Extracted(text=job.summary, title=ex.title, author=ex.author, published=ex.published,
+                       site_name=ex.site_name, language=ex.language,
+                       canonical_url=ex.canonical_url, method="summary", note=ex.note)
+    features = featurize(job.title or ex.title, ex.text if ex.method == "page" else "", job.summary)
+    return ex, features
+
+
+def _worker(conn) -> None:
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            conn.send(("ok", process_job(job)))
+        except Exception as exc:  # keep the worker alive for the next job
+            conn.send(("error", f"extract: {type(exc).__name__}: {exc}"[:300]))
+
+
+class _Worker:
+    def __init__(self, ctx) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+class ExtractorPool:
+    """A fixed set of extraction processes; ``run(job)`` blocks the calling thread only.
+
+    ``workers=0`` runs jobs in the calling process (no deadline): for tools and tests that
+    want no subprocesses."""
+
+    def __init__(self, workers: int = 2, deadline: float = 20.0) -> None:
+        self.deadline = deadline
+        self.workers = workers
+        self._ctx = mp.get_context("spawn")  # fork in a threaded daemon can copy held locks
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        for _ in range(workers):
+            self._add()
+
+    def _add(self) -> None:
+        w = _Worker(self._ctx)
+        with self._lock:
+            self._all.append(w)
+        self._idle.put(w)
+
+    def run(self, job: Job):
+        if self.workers == 0:
+            return process_job(job)
+        w = self._idle.get()
+        try:
+            w.conn.send(job)
+            if not w.conn.poll(self.deadline):
+                raise TimeoutError
+            status, value = w.conn.recv()
+        except (TimeoutError, EOFError, OSError, BrokenPipeError) as exc:
+            # Overran or died: kill it and start a fresh one so the pool keeps its size.
+            with self._lock:
+                self._all.remove(w)
+            w.kill()
+            self._add()
+            if isinstance(exc, TimeoutError):
+                raise ExtractError(f"extract: timeout after {self.deadline:.0f} s") from None
+            raise ExtractError(f"extract: worker died ({type(exc).__name__})") from exc
+        self._idle.put(w)
+        if status != "ok":
+            raise ExtractError(value)
+        return value
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all = self._all, []
+        for w in workers:
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+            w.proc.join(2)
+            if w.proc.is_alive():
+                w.kill()
+
+    def __enter__(self) -> "ExtractorPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

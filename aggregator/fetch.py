@@ -1,0 +1,477 @@
+"""The HTTP client: every byte the aggregator downloads comes through ``Fetcher.get``.
+
+httpx does the HTTP; this module adds what httpx lacks for fetching from strangers (see DESIGN.md
+"Pitfalls"):
+
+* an egress guard at *connect* time (``_GuardedBackend``): the host is resolved once, every
+  answer is checked by ``aggregator.egress``, and the socket goes to exactly that checked
+  address, so DNS rebinding and numeric spellings of 127.0.0.1 cannot slip through. Redirects are
+  followed here, one hop at a time, so every hop goes through the same guard;
+* a total deadline (``_Budget``): httpx's read timeout is per read, so a server dripping a byte a
+  second never times out. Every socket operation — connect, TLS handshake, each header and body
+  read — gets ``min(its timeout, time left)`` from the stream wrapper, which therefore acts as
+  the watchdog for servers that drip their headers; the body loop also checks between chunks;
+* a cap on the *decoded* body: we read ``iter_raw()`` and inflate gzip/deflate/br ourselves in
+  bounded steps, so a 1.6 KB brotli bomb never becomes 1 GiB in memory;
+* per-host politeness (``aggregator.politeness.HostLimiter``) around each hop;
+* one choke point (``_translate``) that turns every foreign exception into a ``FetchError``.
+
+TLS is always verified (certifi by default); there is no insecure fallback.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import http.cookiejar
+import ssl
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+
+import brotli
+import httpcore
+import httpx
+
+from aggregator import egress
+from aggregator.models import Response
+from aggregator.politeness import HostLimiter, SlotTimeout
+from aggregator.settings import Settings
+
+KINDS = ("blocked", "timeout", "too_large", "http", "network", "tls", "bad_url", "redirects", "not_html")
+_REDIRECTS = (301, 302, 303, 307, 308)
+_STEP = 64 * 1024  # most decoded bytes produced by one decompressor call
+_HEADERS_ABOUT_ENCODING = ("content-encoding", "content-length")  # untrue once body is decoded
+
+
+class FetchError(Exception):
+    """A fetch that did not produce a usable response. ``str(err)`` is ``"<kind>: <why>"``."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        url: str = "",
+        status: int | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        assert kind in KINDS, kind
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.url = url
+        self.status = status
+        self.retry_after = retry_after
+
+    def __reduce__(self):  # keep kind/status when pickled (e.g. across a process pool)
+        return (_rebuild_error, (self.kind, self.message, self.url, self.status, self.retry_after))
+
+
+def _rebuild_error(kind, message, url, status, retry_after) -> FetchError:
+    return FetchError(kind, message, url=url, status=status, retry_after=retry_after)
+
+
+# --------------------------------------------------------------------------- deadline
+
+
+class _Budget:
+    """The deadline of the ``get`` running on this thread (a ContextVar: threads don't share)."""
+
+    def __init__(self, deadline: float, total: float) -> None:
+        self.deadline = deadline
+        self.total = total
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("fetch_budget", default=None)
+
+
+def _clamp(timeout: float | None, exc: type[Exception]) -> float | None:
+    """Shrink a per-operation timeout to the time left; raise ``exc`` if none is left."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return timeout
+    left = budget.remaining()
+    if left <= 0:
+        raise exc(f"fetch deadline of {budget.total:g}s passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """Wraps httpcore's socket stream so no single read/write/handshake outlives the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
+        # server_hostname is the URL's host (httpcore passes it), so SNI and certificate
+        # verification use the name, not the IP we connected to.
+        inner = self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+# --------------------------------------------------------------------------- egress at connect
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore backend that resolves, checks and connects to the checked IP literal."""
+
+    def __init__(self, allow: tuple) -> None:
+        self._allow = allow
+        self._plain = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        timeout = _clamp(timeout, httpcore.ConnectTimeout)
+        started = time.monotonic()
+        targets = egress.resolve_checked(host, port, self._allow, timeout if timeout is not None else 30.0)
+        last: Exception | None = None
+        for target in targets:
+            left = None if timeout is None else timeout - (time.monotonic() - started)
+            if left is not None and left <= 0:
+                raise httpcore.ConnectTimeout(f"connect to {host} timed out")
+            try:
+                # An IP literal: getaddrinfo inside create_connection does no DNS lookup, so
+                # this is the address we just checked.
+                stream = self._plain.connect_tcp(
+                    str(target.ip), port, timeout=left, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last = exc  # try the next address (dual-stack hosts)
+                continue
+            return _DeadlineStream(stream)
+        assert last is not None
+        raise last
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise egress.EgressBlocked("unix sockets are not reachable from the fetcher")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class _RefuseCookies(http.cookiejar.DefaultCookiePolicy):
+    # Feeds and pages are fetched anonymously; a cookie set by one site's response must not ride
+    # along on later requests from other threads (the client is shared).
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+
+# --------------------------------------------------------------------------- bounded decoding
+
+
+def _inflate(chunks: Iterable[bytes], wbits: int | None) -> Iterator[bytes]:
+    """zlib-family decoder yielding at most ~_STEP bytes per step.
+
+    ``wbits=None`` is HTTP "deflate": meant to be zlib-wrapped, often sent raw; sniff the header.
+    gzip may have several members back to back; each gets a fresh decompressor.
+    """
+    d = None
+    head = b""
+    for data in chunks:
+        if wbits is None:  # need two bytes to tell zlib-wrapped from raw deflate
+            head += data
+            if len(head) < 2:
+                continue
+            cmf, flg = head[0], head[1]
+            wbits = 15 if (cmf & 0x0F) == 8 and (cmf * 256 + flg) % 31 == 0 else -15
+            data, head = head, b""
+        while data:
+            if d is None:
+                d = zlib.decompressobj(wbits)
+            out = d.decompress(data, _STEP)
+            if out:
+                yield out
+            if d.eof:
+                data, d = d.unused_data, None
+                if wbits != 31:
+                    return  # zlib/raw deflate: one stream; ignore trailing junk
+                continue
+            data = d.unconsumed_tail
+            # Output capped with all input consumed: zlib may still hold output; drain it.
+            while not data and len(out) == _STEP and not d.eof:
+                out = d.decompress(b"", _STEP)
+                if out:
+                    yield out
+                data = d.unconsumed_tail
+    # A stream that ends early (truncated gzip) yields what it decoded: browsers do the same.
+
+
+def _unbrotli(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    d = brotli.Decompressor()
+    for data in chunks:
+        # output_buffer_limit keeps one call from producing a GiB; then we drain with empty input
+        # until the decoder asks for more (its documented protocol).
+        out = d.process(data, output_buffer_limit=_STEP)
+        if out:
+            yield out
+        while not d.can_accept_more_data():
+            out = d.process(b"", output_buffer_limit=_STEP)
+            if out:
+                yield out
+
+
+_DECODERS = {
+    "gzip": lambda s: _inflate(s, 31),
+    "x-gzip": lambda s: _inflate(s, 31),
+    "deflate": lambda s: _inflate(s, None),
+    "br": _unbrotli,
+}
+
+
+def _decoding(raw: Iterable[bytes], content_encoding: str) -> Iterator[bytes]:
+    """Chain decoders: "gzip, br" was gzipped first, so br is undone first."""
+    codings = [c.strip().lower() for c in content_encoding.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    stream: Iterable[bytes] = raw
+    for coding in reversed(codings):
+        if coding not in _DECODERS:
+            raise _Decode(f"unsupported content-encoding {coding!r}")
+        stream = _DECODERS[coding](stream)
+    return iter(stream)
+
+
+class _Decode(Exception):
+    """The body could not be decoded (unknown coding, corrupt data)."""
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _type_allowed(media: str, allowed: tuple[str, ...]) -> bool:
+    for a in allowed:
+        a = a.lower()
+        if media == a or (a.endswith("/*") and media.startswith(a[:-1])):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- the fetcher
+
+
+class Fetcher:
+    """Thread-safe: one per process, shared by the daemon's pool."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        limiter: HostLimiter | None = None,
+    ) -> None:
+        self.settings = settings
+        # ssl_context is for tests (a private CA) and operators with one; it still verifies.
+        ctx = ssl_context or httpx.create_ssl_context(verify=True)
+        transport = httpx.HTTPTransport(verify=ctx, trust_env=False)
+        # Swap in a pool whose connections go through the egress guard. httpx has no public knob
+        # for the network backend; tests prove the canary sees no traffic, which fails loudly if
+        # httpx ever stops using ``_pool``.
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=ctx,
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(tuple(settings.allow_networks)),
+        )
+        self._client = httpx.Client(
+            transport=transport,
+            trust_env=False,  # env proxies would route around the egress guard
+            follow_redirects=False,  # we follow, so every hop is checked and counted
+            cookies=http.cookiejar.CookieJar(policy=_RefuseCookies()),
+            headers={"User-Agent": settings.agent, "Accept-Encoding": "gzip, deflate, br"},
+        )
+        self._limiter = limiter or HostLimiter(settings.host_concurrency, settings.host_spacing)
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "*/*",
+        max_bytes: int | None = None,
+        allowed_types: tuple[str, ...] | None = None,
+    ) -> Response:
+        s = self.settings
+        started = time.monotonic()
+        budget = _Budget(started + s.fetch_deadline, s.fetch_deadline)
+        cap = s.max_feed_bytes if max_bytes is None else max_bytes
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        token = _BUDGET.set(budget)
+        current = url
+        try:
+            for _hop in range(s.max_redirects + 1):
+                target = _parse_url(current)
+                with self._limiter.slot(target.host, budget.deadline):
+                    resp = self._send(target, headers, budget)
+                    try:
+                        location = resp.headers.get("location")
+                        if resp.status_code in _REDIRECTS and location:
+                            current = str(target.join(location))
+                            continue
+                        return self._finish(resp, str(target), cap, allowed_types, budget, started)
+                    finally:
+                        resp.close()
+            raise FetchError("redirects", f"more than {s.max_redirects} redirects", url=url)
+        except FetchError:
+            raise
+        except Exception as exc:
+            err = _translate(exc, current, budget)
+            if err is None:
+                raise
+            raise err from exc
+        finally:
+            _BUDGET.reset(token)
+
+    def _send(self, target: httpx.URL, headers: dict, budget: _Budget) -> httpx.Response:
+        left = budget.remaining()
+        if left <= 0:
+            raise httpx.ConnectTimeout("deadline passed before the request started")
+        timeout = httpx.Timeout(
+            connect=min(self.settings.connect_timeout, left), read=left, write=left, pool=left
+        )
+        request = self._client.build_request("GET", target, headers=headers, timeout=timeout)
+        return self._client.send(request, stream=True)
+
+    def _finish(self, resp, url, cap, allowed_types, budget, started) -> Response:
+        status = resp.status_code
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        if status == 304:
+            return Response(url=url, status=304, headers=headers, body=b"", elapsed=time.monotonic() - started)
+        if not 200 <= status < 300:
+            raise _http_error(status, resp, url)
+        if allowed_types is not None:
+            media = _media_type(headers.get("content-type", ""))
+            if not _type_allowed(media, allowed_types):
+                raise FetchError(
+                    "not_html", f"content-type {media or '(none)'} is not one of {', '.join(allowed_types)}", url=url
+                )
+        body = _read_capped(resp, headers, cap, budget, url)
+        for name in _HEADERS_ABOUT_ENCODING:
+            headers.pop(name, None)
+        return Response(url=url, status=status, headers=headers, body=body, elapsed=time.monotonic() - started)
+
+
+def _parse_url(url: str) -> httpx.URL:
+    try:
+        target = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise FetchError("bad_url", f"cannot parse {url!r}: {exc}", url=str(url)) from exc
+    if target.scheme not in ("http", "https"):
+        raise FetchError("bad_url", f"scheme {target.scheme or '(none)'!r} is not http or https: {url}", url=url)
+    if not target.host:
+        raise FetchError("bad_url", f"no host in {url}", url=url)
+    return target
+
+
+def _http_error(status: int, resp: httpx.Response, url: str) -> FetchError:
+    retry_after = resp.headers.get("retry-after")
+    why = {
+        401: "the site wants credentials (some outlets answer 401 to bots)",
+        403: "forbidden: the site refuses this client (some outlets block unknown agents)",
+        404: "not found",
+        410: "gone for good",
+        429: "rate limited: too many requests",
+        503: "service unavailable",
+    }.get(status, resp.reason_phrase or "unexpected status")
+    if status in _REDIRECTS:
+        why = "redirect without a Location header"
+    if retry_after:
+        why += f"; retry after {retry_after}"
+    return FetchError("http", f"{status} {why} ({url})", url=url, status=status, retry_after=retry_after)
+
+
+def _read_capped(resp: httpx.Response, headers: dict, cap: int, budget: _Budget, url: str) -> bytes:
+    encoding = headers.get("content-encoding", "")
+    # Compressed bytes can't sensibly exceed the decoded cap by much; bound them too, so a body
+    # that decodes to nothing (endless empty deflate blocks) still stops.
+    raw_cap = 2 * cap + 64 * 1024
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > (raw_cap if encoding else cap):
+        raise FetchError("too_large", f"Content-Length {declared} exceeds the {cap}-byte cap", url=url)
+
+    def raw() -> Iterator[bytes]:
+        seen = 0
+        for chunk in resp.iter_raw():
+            seen += len(chunk)
+            if seen > raw_cap:
+                raise FetchError("too_large", f"more than {raw_cap} bytes on the wire (cap {cap})", url=url)
+            yield chunk
+
+    body = bytearray()
+    for piece in _decoding(raw(), encoding):
+        if len(body) + len(piece) > cap:
+            raise FetchError("too_large", f"body exceeds the {cap}-byte cap once decoded", url=url)
+        body += piece
+        if budget.remaining() <= 0:  # decoding is CPU time the socket timeouts don't see
+            raise FetchError("timeout", f"no complete response within {budget.total:g}s", url=url)
+    return bytes(body)
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, ssl.SSLError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _translate(exc: Exception, url: str, budget: _Budget) -> FetchError | None:
+    """The one place foreign exceptions become FetchError; None means "a bug: let it raise"."""
+    host = httpx.URL(url).host if url else ""
+    if isinstance(exc, egress.EgressBlocked):
+        return FetchError("blocked", str(exc), url=url)
+    if isinstance(exc, SlotTimeout):
+        return FetchError("timeout", str(exc), url=url)
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)) or (
+        isinstance(exc, (httpx.TransportError, OSError)) and budget.remaining() <= 0
+    ):
+        return FetchError("timeout", f"no complete response from {host} within {budget.total:g}s", url=url)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return FetchError("bad_url", f"{exc} ({url})", url=url)
+    tls = _ssl_cause(exc)
+    if tls is not None:
+        detail = getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or str(tls)
+        return FetchError("tls", f"TLS with {host} failed: {detail}", url=url)
+    if isinstance(exc, egress.ResolveError):
+        return FetchError("network", str(exc), url=url)
+    if isinstance(exc, _Decode | zlib.error | brotli.error):
+        return FetchError("network", f"undecodable body from {host}: {exc}", url=url)
+    if isinstance(exc, httpx.TransportError | OSError):
+        return FetchError("network", f"{type(exc).__name__} talking to {host}: {exc}", url=url)
+    return None
+
+
+__all__ = ["FetchError", "Fetcher", "KINDS"]

@@ -1,0 +1,277 @@
+"""The orchestrator: the only place that chains the stages.
+
+    fetch feed → parse → identify entries → fetch page → extract + fingerprint → cluster → store
+
+``refresh_feed`` has three callers (the daemon, ``aggregator poll --once`` and the tests) and
+the logic exists once. Stages take and return values; only this module touches the network
+client and the store. Crash safety comes from the order of writes: each new article is stored
+with its entry and story membership in one transaction, and the feed's validators (ETag,
+Last-Modified, body hash) are written only after all its entries, so a crash mid-feed means the
+next poll sees the feed again and skips what is already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from store import FeedOutcome, FeedRow, Membership, NewArticle, open_store
+
+from . import cluster
+from .extract import ExtractError, ExtractorPool, Job
+from .fetch import FetchError, Fetcher
+from .identity import canonical_url, same_site
+from .models import Entry
+from .parse import ParseError, parse_feed
+from .schedule import next_check
+from .settings import Settings
+
+log = logging.getLogger("aggregator.pipeline")
+
+FEED_TYPES = None  # feeds arrive with every content type imaginable; parse decides
+PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml")
+
+
+@dataclass
+class FeedReport:
+    """What one refresh of one feed did (for logs, the CLI summary and tests)."""
+
+    feed: str
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    not_modified: bool = False
+    entries: int = 0
+    new_articles: int = 0
+    known: int = 0
+    stories: set[int] = field(default_factory=set)
+
+
+class Services:
+    """The long-lived parts a refresh needs: built once per process, shared by all threads."""
+
+    def __init__(self, settings: Settings, store=None, fetcher=None, extractor=None) -> None:
+        self.settings = settings
+        self.store = store if store is not None else open_store(settings.db_url)
+        self.fetcher = fetcher if fetcher is not None else Fetcher(settings)
+        self.extractor = extractor if extractor is not None else ExtractorPool(
+            settings.extract_workers, settings.extract_deadline
+        )
+        self.cluster_lock = threading.Lock()
+        self.clusterer = self._load_clusterer()
+
+    def _load_clusterer(self) -> cluster.Clusterer:
+        """Replay the window's fingerprints in id order: the same state as before the restart."""
+        c = cluster.Clusterer()
+        since = datetime.now(UTC) - timedelta(days=self.settings.window_days)
+        for row in self.store.fingerprints(since=since):
+            feats = cluster.Features.load(row.fp_scheme, row.fp_signature, row.fp_payload)
+            c.restore(row.article_id, row.when, feats, row.story_id, row.copy_of)
+        return c
+
+    def reload_clusterer(self) -> None:
+        with self.cluster_lock:
+            self.clusterer = self._load_clusterer()
+
+    def close(self) -> None:
+        self.extractor.close()
+        self.fetcher.close()
+        self.store.close()
+
+    def __enter__(self) -> "Services":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def refresh_feed(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> FeedReport:
+    """Poll one feed and store what is new. Never raises for a bad feed: the outcome is
+    recorded on the feed and returned."""
+    now = now or datetime.now(UTC)
+    report = FeedReport(feed=feed.name, ok=False)
+    settings = svc.settings
+
+    def fail(error: str, status: int | None = None, retry_after: str | None = None) -> FeedReport:
+        report.error, report.status = error, status
+        outcome = FeedOutcome(
+            fetched_at=now, status=status, error=error,
+            next_check_at=next_check(now, feed, settings, error_count=feed.error_count + 1,
+                                     retry_after=retry_after),
+        )
+        svc.store.record_poll(feed.id, outcome, error_limit=settings.error_limit)
+        log.warning("feed failed", extra={"feed_url": feed.url, "error": error})
+        return report
+
+    try:
+        resp = svc.fetcher.get(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified,
+            accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+            max_bytes=settings.max_feed_bytes,
+        )
+    except FetchError as exc:
+        return fail(str(exc), exc.status, exc.retry_after)
+    report.status = resp.status
+    if resp.not_modified:
+        report.ok = report.not_modified = True
+        svc.store.record_poll(feed.id, FeedOutcome(
+            fetched_at=now, status=304, error=None, keep_validators=True,
+            next_check_at=next_check(now, feed, settings, headers=resp.headers),
+        ))
+        return report
+
+    body_hash = hashlib.sha256(resp.body).hexdigest()
+    if body_hash == feed.body_hash:
+        # Same bytes as last time (a server without validators): nothing to parse.
+        report.ok = report.not_modified = True
+        svc.store.record_poll(feed.id, FeedOutcome(
+            fetched_at=now, status=resp.status, error=None,
+            etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
+            next_check_at=next_check(now, feed, settings, headers=resp.headers),
+        ))
+        return report
+
+    try:
+        parsed = parse_feed(resp.body, resp.headers, now=now)
+    except ParseError as exc:
+        return fail(str(exc), resp.status)
+
+    report.entries = len(parsed.entries)
+    known = svc.store.known_guids(feed.id, (e.guid for e in parsed.entries))
+    fresh = [e for e in parsed.entries if e.guid not in known]
+    report.known = len(parsed.entries) - len(fresh)
+    # Oldest first, so a story's first member is the earliest report.
+    fresh.sort(key=lambda e: (e.published or now))
+    try:
+        for entry in fresh:
+            story = _ingest_entry(svc, feed, entry, now)
+            if story is not None:
+                report.new_articles += story[1]
+                report.stories.add(story[0])
+    except Exception as exc:  # the store failed: leave validators alone so nothing is lost
+        log.exception("store failed during feed", extra={"feed_url": feed.url})
+        svc.reload_clusterer()
+        return fail(f"store: {type(exc).__name__}: {exc}", resp.status)
+
+    svc.store.record_poll(feed.id, FeedOutcome(
+        fetched_at=now, status=resp.status, error=None,
+        etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
+        body_hash=body_hash, title=parsed.title or None,
+        next_check_at=next_check(now, feed, settings, headers=resp.headers,
+                                 ttl_minutes=parsed.ttl_minutes),
+    ))
+    report.ok = True
+    return report
+
+
+def _ingest_entry(svc: Services, feed: FeedRow, entry: Entry, now: datetime):
+    """Store one feed entry. Returns (story id, 1 if a new article else 0), or None."""
+    url = canonical_url(entry.link)
+    if not url:
+        # No usable link: identify it by feed and GUID; it can only be shown with its summary.
+        url = f"urn:aggregator:{feed.name}:{hashlib.sha256(entry.guid.encode()).hexdigest()[:32]}"
+    existing = svc.store.find_article([url])
+    if existing is not None:
+        svc.store.add_entry(feed.id, entry.guid, existing, entry.link, now)
+        return None
+
+    html, note = "", ""
+    if url.startswith("http"):
+        try:
+            page = svc.fetcher.get(entry.link, accept="text/html,application/xhtml+xml",
+                                   max_bytes=svc.settings.max_page_bytes,
+                                   allowed_types=PAGE_TYPES)
+            html = page.body.decode(_charset(page.headers), errors="replace")
+        except FetchError as exc:
+            note = f"fetch: {exc}"
+            log.info("page not fetched", extra={"article_url": entry.link, "error": str(exc)})
+    job = Job(html=html, url=entry.link, title=entry.title, summary=entry.summary)
+    try:
+        ex, features = svc.extractor.run(job)
+    except ExtractError as exc:
+        note = str(exc)
+        ex, features = _fallback(entry, note)
+    if note and not ex.note:
+        ex = _with_note(ex, note)
+
+    # The page may name its canonical URL (rel=canonical); trust it only on the same site, or
+    # any page could claim to be another outlet's article.
+    if ex.canonical_url and url.startswith("http") and same_site(ex.canonical_url, url):
+        better = canonical_url(ex.canonical_url)
+        if better and better != url:
+            existing = svc.store.find_article([better])
+            if existing is not None:
+                svc.store.add_entry(feed.id, entry.guid, existing, entry.link, now)
+                return None
+            url = better
+
+    published = entry.published or ex.published
+    article = NewArticle(
+        url=url, title=entry.title or ex.title, author=entry.author or ex.author,
+        published=published, first_seen=now, outlet=feed.outlet, feed_id=feed.id,
+        summary=entry.summary, text=ex.text, language=features.language or ex.language,
+        site_name=ex.site_name, extraction=ex.method, extraction_note=ex.note,
+        fp_scheme=features.scheme, fp_signature=features.signature, fp_payload=features.payload,
+    )
+    when = published or now
+
+    def assign(article_id: int) -> Membership:
+        d = svc.clusterer.assign(article_id, when, features, feed.outlet)
+        return Membership(d.story_id, d.copy_of, d.role, d.reuse, d.score, d.evidence)
+
+    with svc.cluster_lock:
+        aid, membership, created = svc.store.add_article(article, entry.guid, entry.link, assign)
+    log.debug("article stored", extra={"article_url": url, "story_id": membership.story_id})
+    return membership.story_id, int(created)
+
+
+def _fallback(entry: Entry, note: str):
+    from .models import Extracted
+
+    ex = Extracted(text=entry.summary, method="summary", note=note)
+    return ex, cluster.featurize(entry.title, "", entry.summary)
+
+
+def _with_note(ex, note: str):
+    from dataclasses import replace
+
+    return replace(ex, note=note)
+
+
+def _charset(headers: dict[str, str]) -> str:
+    ctype = headers.get("content-type", "")
+    for part in ctype.split(";")[1:]:
+        k, _, v = part.strip().partition("=")
+        if k.lower() == "charset" and v:
+            enc = v.strip("\"' ").lower()
+            try:
+                "".encode(enc)
+                return enc
+            except LookupError:
+                break
+    return "utf-8"
+
+
+def poll_once(svc: Services, feeds: list[FeedRow], *, workers: int | None = None,
+              progress=None) -> list[FeedReport]:
+    """Refresh every given feed once, on a bounded pool of threads, in feed order."""
+    workers = max(1, min(workers or svc.settings.poll_workers, len(feeds) or 1))
+    reports: list[FeedReport] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
+        for report in pool.map(lambda f: _safe_refresh(svc, f), feeds):
+            reports.append(report)
+            if progress:
+                progress(report)
+    return reports
+
+
+def _safe_refresh(svc: Services, feed: FeedRow) -> FeedReport:
+    try:
+        return refresh_feed(svc, feed)
+    except Exception as exc:  # a bug must not stop the other feeds
+        log.exception("refresh crashed", extra={"feed_url": feed.url})
+        return FeedReport(feed=feed.name, ok=False, error=f"internal: {type(exc).__name__}: {exc}")

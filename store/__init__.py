@@ -1,0 +1,31 @@
+"""Persistence for the aggregator: feeds, articles, stories.
+
+``open_store(url)`` is the only entry point: ``sqlite:///path/to/file.db`` (the default) today,
+``postgresql://...`` later behind the same methods. Nothing here imports the pipeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .records import (  # noqa: F401
+    FeedOutcome,
+    FeedRow,
+    FingerprintRow,
+    Membership,
+    NewArticle,
+    Story,
+    StorySource,
+)
+from .sqlite import SQLiteStore, StoreError
+
+
+def open_store(url: str) -> SQLiteStore:
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(Path(url[len("sqlite:///") :]))
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        raise StoreError("store: the PostgreSQL backend is not built yet (use sqlite:///PATH)")
+    raise StoreError(f"store: unsupported database URL {url!r} (expected sqlite:///PATH)")
+
+
+__all__ = ["open_store", "SQLiteStore", "StoreError"]
