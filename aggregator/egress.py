@@ -166,7 +166,14 @@ def resolve_checked(host: str, port: int, allow: Iterable[Network], timeout: flo
     state and denies an attacker the ``public, 127.0.0.1`` mixed answer as a probe.
     """
     allow = tuple(allow)
-    infos = _getaddrinfo(host.strip("[]"), port, timeout)
+    host = host.strip("[]")
+    try:  # a canonical IP literal needs no lookup (and no thread); odd spellings still resolve
+        literal = ipaddress.ip_address(host)
+        family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+        sockaddr = (str(literal), port, 0, 0) if literal.version == 6 else (str(literal), port)
+        infos = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+    except ValueError:
+        infos = _getaddrinfo(host, port, timeout)
     targets: list[Target] = []
     for family, _type, _proto, _canon, sockaddr in infos:
         if family not in (socket.AF_INET, socket.AF_INET6):

@@ -22,6 +22,7 @@ TLS is always verified (certifi by default); there is no insecure fallback.
 from __future__ import annotations
 
 import contextvars
+import functools
 import http.cookiejar
 import ssl
 import time
@@ -216,12 +217,14 @@ def _inflate(chunks: Iterable[bytes], wbits: int | None) -> Iterator[bytes]:
 def _unbrotli(chunks: Iterable[bytes]) -> Iterator[bytes]:
     d = brotli.Decompressor()
     for data in chunks:
-        # output_buffer_limit keeps one call from producing a GiB; then we drain with empty input
-        # until the decoder asks for more (its documented protocol).
+        # output_buffer_limit keeps one call from producing a GiB; then drain with empty input.
+        # A call that filled its buffer (>= the limit) may have more pending. brotli 1.2's
+        # can_accept_more_data() says True while output is still pending, so it alone would
+        # silently truncate bodies (found by test_bodies_are_decoded[br]).
         out = d.process(data, output_buffer_limit=_STEP)
         if out:
             yield out
-        while not d.can_accept_more_data():
+        while not d.is_finished() and (len(out) >= _STEP or not d.can_accept_more_data()):
             out = d.process(b"", output_buffer_limit=_STEP)
             if out:
                 yield out
@@ -266,6 +269,12 @@ def _type_allowed(media: str, allowed: tuple[str, ...]) -> bool:
 # --------------------------------------------------------------------------- the fetcher
 
 
+@functools.lru_cache(maxsize=1)
+def _default_ssl_context() -> ssl.SSLContext:
+    # Loading certifi's bundle costs ~0.15 s; contexts are safe to share between threads.
+    return httpx.create_ssl_context(verify=True)
+
+
 class Fetcher:
     """Thread-safe: one per process, shared by the daemon's pool."""
 
@@ -278,7 +287,7 @@ class Fetcher:
     ) -> None:
         self.settings = settings
         # ssl_context is for tests (a private CA) and operators with one; it still verifies.
-        ctx = ssl_context or httpx.create_ssl_context(verify=True)
+        ctx = ssl_context or _default_ssl_context()
         transport = httpx.HTTPTransport(verify=ctx, trust_env=False)
         # Swap in a pool whose connections go through the egress guard. httpx has no public knob
         # for the network backend; tests prove the canary sees no traffic, which fails loudly if
@@ -450,7 +459,10 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
 
 def _translate(exc: Exception, url: str, budget: _Budget) -> FetchError | None:
     """The one place foreign exceptions become FetchError; None means "a bug: let it raise"."""
-    host = httpx.URL(url).host if url else ""
+    try:
+        host = httpx.URL(url).host
+    except Exception:  # noqa: BLE001 - only for the message
+        host = url
     if isinstance(exc, egress.EgressBlocked):
         return FetchError("blocked", str(exc), url=url)
     if isinstance(exc, SlotTimeout):

@@ -26,7 +26,7 @@ MACRO_EXCLUDE = {"wikiref220"}
 UNDATED = datetime(2020, 1, 1, tzinfo=UTC)  # one fixed time: the window never separates undated rows
 
 
-def parse_date(value: str | None, fallback: datetime) -> datetime:
+def parse_date(value: str | None, fallback: datetime | None) -> datetime | None:
     if not value:
         return fallback
     try:
@@ -37,12 +37,20 @@ def parse_date(value: str | None, fallback: datetime) -> datetime:
 
 
 def stream(rows: list[dict]) -> list[tuple[int, datetime]]:
-    """(int id, time) per row in stream order: ids are stream positions."""
+    """(int id, time) per row in stream order: ids are stream positions.
+
+    A row without a usable date gets the time of the previous dated row (what a stream's
+    first-seen time approximates), or the file's first date when it comes before any: pac has
+    "" dates, which load_labeled sorts *first*; a fixed far-off time there would make the
+    window evict everything before it."""
+    dated = [d for d in (parse_date(r.get("date"), None) for r in rows) if d is not None]
+    last = dated[0] if dated else UNDATED
     out = []
-    last = UNDATED
     for n, row in enumerate(rows):
-        when = parse_date(row.get("date"), last)
-        last = when if row.get("date") else last
+        when = parse_date(row.get("date"), None)
+        if when is None:
+            when = last
+        last = when
         out.append((n, when))
     return out
 

@@ -6,12 +6,11 @@ independent report, and a story whose every field is hostile).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
-
-import asyncio
 
 import feedparser
 import httpx
@@ -106,7 +105,7 @@ HOSTILE = Story(
     updated=T0 - timedelta(hours=20),
     sources=(
         src(20, f"Evil {XSS_SCRIPT} Outlet", f"Title {XSS_IMG}", "javascript:alert(1)",
-            f'Author "><svg onload=alert(1)>', 0, "report", 0.0,
+            'Author "><svg onload=alert(1)>', 0, "report", 0.0,
             f"Paragraph one {XSS_SCRIPT}\n\n<iframe src=javascript:alert(1)></iframe> two\x00\x07"),
         src(21, "Entity Outlet", "Entity link", "&#106;avascript:alert(1)", "", 10, "copy", 0.5),
         src(22, "Data Outlet", "Data link", "data:text/html,<script>alert(1)</script>", "", 20,
@@ -345,13 +344,19 @@ def test_sources_line_names_each_outlet_once():
     assert line.startswith("Sources: The Associated Press, Chicago Tribune,")
 
 
-def test_story_timeline_svg(client):
+def test_story_timeline(client):
     doc = parse(client.get("/story/1"))
-    svg = css(doc, "figure.timeline svg")
-    assert svg, "a story with several sources has a coverage timeline"
-    labels = [t.text_content() for t in svg[0].iter("text")]
+    rows = css(doc, "figure.timeline li.timeline-row")
+    assert len(rows) == 4, "a story with several sources has a coverage timeline"
+    labels = [" ".join(r.text_content().split()) for r in rows]
     assert labels[0] == "The Associated Press · first"
     assert labels[-1] == "The Washington Times · +2 h 00 min"
+    classes = [r.get("class").split() for r in rows]
+    assert "at-0" in classes[0] and "at-20" in classes[-1] and "flip" in classes[-1]
+    assert "at-6" in classes[1]  # 35 of 120 minutes, in 5 % steps
+    assert rows[0].xpath(".//a")[0].get("href") == "#source-10"
+    single = parse(client.get("/story/2"))
+    assert css(single, "figure.timeline")  # 6 sources
 
 
 def test_merged_story_redirects_permanently(client):
@@ -428,7 +433,9 @@ def test_static_assets_are_self_hosted(client):
 # --- security --------------------------------------------------------------------------------------
 
 ROUTES = ["/", "/?page=2", "/story/1", "/story/2", "/story/7", "/story/999", "/about", "/healthz",
-          "/feed.atom", "/static/style.css", "/static/keys.js", "/nope"]
+          "/feed.atom", "/feed.json", "/api/v1/stories", "/api/v1/stories/1", "/api/v1/stories/7",
+          "/api/v1/stories/999", "/api/v1/openapi.json", "/static/style.css", "/static/keys.js",
+          "/nope"]
 
 
 @pytest.mark.parametrize("path", ROUTES)
@@ -457,8 +464,8 @@ def assert_no_active_content(html: str):
     for el in doc.iter():
         if not isinstance(el.tag, str):
             continue
-        assert el.tag not in ("iframe", "img", "object", "embed", "form", "base", "style", "svg")\
-            or el.tag == "svg" and el.getparent().tag == "figure", el.tag
+        assert el.tag not in ("iframe", "img", "object", "embed", "form", "base", "style", "svg"), (
+            el.tag)
         for name, value in el.attrib.items():
             assert not name.lower().startswith("on"), (el.tag, name)
             assert name.lower() != "style", el.tag
@@ -558,3 +565,97 @@ def test_atom_feed_one_entry_per_story(client):
             assert not any(k.startswith("on") for k in el.attrib)
             if el.get("href"):
                 assert urlsplit(el.get("href")).scheme in ("http", "https")
+
+
+# --- JSON Feed and API -----------------------------------------------------------------------------
+
+
+def test_json_feed(client):
+    r = client.get("/feed.json")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/feed+json")
+    feed = r.json()
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["feed_url"] == "http://testserver/feed.json"
+    items = feed["items"]
+    assert [i["id"] for i in items] == ["http://testserver/story/1", "http://testserver/story/2"]
+    first = items[0]
+    assert first["title"] == SEED.title
+    assert first["date_modified"] == "2025-11-28T11:05:00Z"
+    assert [a["name"] for a in first["authors"]] == SEED.outlets
+    assert "Sources: The Associated Press, Chicago Tribune" in first["content_html"]
+    assert [x["url"] for x in first["_aggregator"]["sources"]] == [s.url for s in SEED.sources]
+    hostile = lxml.html.fragment_fromstring(items[1]["content_html"], create_parent="div")
+    assert not hostile.xpath("//script | //img | //iframe")
+    assert all(urlsplit(a.get("href")).scheme in ("http", "https") for a in hostile.iter("a"))
+
+
+def _check(schema: dict, value, root: dict, where: str = "$") -> None:
+    """A small JSON Schema subset (type, required, properties, items, $ref)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        return _check(root["components"]["schemas"][name], value, root, where)
+    types = schema.get("type")
+    if types:
+        types = [types] if isinstance(types, str) else types
+        py = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float),
+              "null": type(None), "boolean": bool}
+        assert any(isinstance(value, py[t]) and not (t in ("integer", "number") and
+                   isinstance(value, bool)) for t in types), (where, types, value)
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            assert key in value, (where, key)
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                _check(sub, value[key], root, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            _check(schema["items"], v, root, f"{where}[{i}]")
+
+
+def test_api_against_its_openapi_document():
+    app = create_app(make_store(n_filler=5), clock=lambda: NOW)
+    c = WebClient(app)
+    spec = c.get("/api/v1/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    listing = c.get("/api/v1/stories?per_page=3")
+    assert listing.status_code == 200
+    body = listing.json()
+    schema = spec["paths"]["/api/v1/stories"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    _check(schema, body, spec)
+    assert [s["id"] for s in body["stories"]] == [1, 2, 100]
+    assert body["total"] == 7 and body["next"].endswith("/api/v1/stories?page=2&per_page=3")
+    last = c.get("/api/v1/stories?page=3&per_page=3").json()
+    assert [s["id"] for s in last["stories"]] == [104] and last["next"] is None
+
+    one = c.get("/api/v1/stories/1")
+    story_schema = spec["paths"]["/api/v1/stories/{story_id}"]["get"]["responses"]["200"][
+        "content"]["application/json"]["schema"]
+    _check(story_schema, one.json(), spec)
+    data = one.json()
+    assert data["sources_line"] == (
+        "Sources: The Associated Press, Chicago Tribune, New York Daily News, The Washington Times")
+    assert data["independent_reports"] == 2 and data["outlet_count"] == 4
+    assert data["text"].startswith("WASHINGTON (AP)")
+    assert [s["role"] for s in data["sources"]] == ["report", "copy", "wire", "report"]
+
+    hostile = c.get("/api/v1/stories/2").json()
+    _check(story_schema, hostile, spec)
+    urls = {s["article_id"]: s["url"] for s in hostile["sources"]}
+    assert urls[20] is None and urls[21] is None and urls[22] is None and urls[24] is None
+    assert hostile["sources"][0]["raw_url"] == "javascript:alert(1)"
+
+
+def test_api_errors_and_redirects():
+    c = WebClient(create_app(make_store(), clock=lambda: NOW))
+    r = c.get("/api/v1/stories/7", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == "/api/v1/stories/1"
+    r = c.get("/api/v1/stories/999")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json() == {"error": "no story has that id", "status": 404}
+    for q in ("page=0", "page=x", "per_page=0", "per_page=101"):
+        r = c.get(f"/api/v1/stories?{q}")
+        assert r.status_code == 400, q
+        assert r.json()["status"] == 400

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import lxml.html
 import pytest
+from test_web import HOSTILE, SEED, WebClient, assert_no_active_content, css
 
 from aggregator.models import FeedConfig
 from aggregator.web import CSP, create_app
-from test_web import HOSTILE, SEED, WebClient, assert_no_active_content, css
 
 store_mod = pytest.importorskip("store")
-from store import Membership, NewArticle, open_store  # noqa: E402
+from store import Membership, NewArticle, open_store
 
 NOW = datetime(2025, 11, 28, 16, 0, tzinfo=UTC)
 
@@ -43,9 +43,9 @@ def add_story(store, feeds: dict[str, int], story) -> int:
     """Store every source of ``story`` as one story; returns the story id."""
     story_id: int | None = None
     for i, s in enumerate(story.sources):
-        def assign(aid: int, s=s) -> Membership:
+        def assign(aid: int, s=s, sid=story_id) -> Membership:
             return Membership(
-                story_id=aid if story_id is None else story_id,
+                story_id=aid if sid is None else sid,
                 copy_of=None,
                 role=s.role,
                 reuse=s.reuse,
@@ -55,7 +55,7 @@ def add_story(store, feeds: dict[str, int], story) -> int:
 
         # URLs are unique in the store; hostile non-http URLs still must be unique.
         url = s.url if s.url.strip() else f"urn:empty:{story.id}:{i}"
-        aid, m, created = store.add_article(
+        _aid, m, created = store.add_article(
             article(feeds[s.outlet], s, url=url), f"guid-{story.id}-{i}", url, assign
         )
         assert created

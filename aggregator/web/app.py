@@ -23,16 +23,23 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -234,11 +241,15 @@ def story_body(story: Story) -> list[str]:
     return paras
 
 
-def timeline(story: Story, width: int = 640) -> dict | None:
-    """Geometry for the coverage timeline (who published when) drawn as inline SVG.
+TIMELINE_STEPS = 20  # dot positions are quantised to 5 % steps: classes .at-0 … .at-20
 
-    SVG presentation *attributes* (x, y, width) are not inline styles, so the strict CSP allows
-    them; colours come from the stylesheet via classes.
+
+def timeline(story: Story) -> dict | None:
+    """Rows for the coverage timeline (who published when), earliest first.
+
+    Each row's horizontal position is a class (``at-0`` … ``at-20``) that the stylesheet maps to
+    a percentage: the strict CSP forbids inline styles, and HTML (unlike SVG text) keeps the
+    labels readable on a phone.
     """
     points = [(s, _aware(s.published or s.first_seen)) for s in story.sources]
     if len(points) < 2:
@@ -246,23 +257,22 @@ def timeline(story: Story, width: int = 640) -> dict | None:
     t0 = min(t for _, t in points)
     t1 = max(t for _, t in points)
     span = max((t1 - t0).total_seconds(), 1.0)
-    left, right, row = 8, 8, 22
-    usable = width - left - right
     rows = []
-    for i, (s, t) in enumerate(sorted(points, key=lambda p: p[1])):
-        x = left + usable * (t - t0).total_seconds() / span
+    for s, t in sorted(points, key=lambda p: p[1]):
+        step = round(TIMELINE_STEPS * (t - t0).total_seconds() / span)
         rows.append(
             {
-                "x": round(x, 1),
-                "y": 10 + i * row,
+                "step": step,
+                "flip": step > TIMELINE_STEPS * 0.55,  # label on the left of the dot
                 "label": clean_text(s.outlet),
                 "role": s.role if s.role in ROLE_LABELS else "other",
-                "anchor_left": x < width * 0.6,
+                "iso": iso(t),
                 "when": human_time(t),
                 "offset": _offset(t - t0),
+                "article_id": s.article_id,
             }
         )
-    return {"width": width, "height": 20 + len(rows) * row, "rows": rows, "start": human_time(t0)}
+    return {"rows": rows, "start": human_time(t0), "end": human_time(t1)}
 
 
 def _offset(delta) -> str:
@@ -274,6 +284,49 @@ def _offset(delta) -> str:
     if s < 86400 * 2:
         return f"+{s // 3600} h {s % 3600 // 60:02d} min"
     return f"+{s // 86400} days"
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def source_json(s: StorySource) -> dict:
+    return {
+        "article_id": s.article_id,
+        "outlet": clean_text(s.outlet),
+        "feed": clean_text(s.feed),
+        "title": clean_text(s.title),
+        "url": safe_url(s.url),  # only http(s); null otherwise
+        "raw_url": clean_text(s.url),
+        "author": clean_text(s.author),
+        "published": iso(s.published) or None,
+        "first_seen": iso(s.first_seen),
+        "role": s.role,
+        "reuse": round(float(s.reuse), 4) if s.reuse is not None else None,
+        "copy_of": s.copy_of,
+        "wire": clean_text(s.wire) or None,
+    }
+
+
+def story_json(story: Story, base: str, *, full: bool = False) -> dict:
+    c = coverage(story)
+    out = {
+        "id": story.id,
+        "url": f"{base}/story/{story.id}",
+        "title": clean_text(story.title),
+        "lead": clean_text(story.lead),
+        "first_seen": iso(story.first_seen),
+        "updated": iso(story.updated),
+        "outlets": [clean_text(o) for o in story.outlets],
+        "outlet_count": c["outlets"],
+        "independent_reports": c["reports"],
+        "sources_line": sources_line(story),
+        "sources": [source_json(s) for s in story.sources],
+    }
+    if full:
+        src = canonical_source(story)
+        out["text"] = "\n\n".join(paragraphs(_text_of(src) if src else ""))
+        out["text_from"] = src.article_id if src else None
+    return out
 
 
 # --- security headers -----------------------------------------------------------------------------
@@ -422,12 +475,91 @@ def create_app(
         )
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
+    def base_of(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def page_args(request: Request) -> tuple[int, int]:
+        raw_page = request.query_params.get("page", "1")
+        raw_size = request.query_params.get("per_page", str(page_size))
+        if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+            raise HTTPException(400, "page must be a whole number, 1 or more")
+        if not raw_size.isdigit() or not 1 <= int(raw_size) <= 100:
+            raise HTTPException(400, "per_page must be a whole number from 1 to 100")
+        return int(raw_page), int(raw_size)
+
+    async def json_feed(request: Request) -> Response:
+        base = base_of(request)
+        stories = store.list_stories(limit=page_size, offset=0)
+        entry = env.get_template("_atom_entry.html")
+        feed = {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": site_name,
+            "description": "Stories merged from many outlets, one item per story",
+            "home_page_url": f"{base}/",
+            "feed_url": f"{base}/feed.json",
+            "language": "en",
+            "items": [
+                {
+                    "id": f"{base}/story/{s.id}",
+                    "url": f"{base}/story/{s.id}",
+                    "title": clean_text(s.title) or "(untitled story)",
+                    "summary": truncate(s.lead, 500),
+                    "content_html": entry.render(story=s, base=base),
+                    "date_published": iso(s.first_seen),
+                    "date_modified": iso(s.updated),
+                    "authors": [{"name": clean_text(o)} for o in s.outlets],
+                    "_aggregator": {
+                        "sources": [source_json(x) for x in s.sources],
+                        "independent_reports": coverage(s)["reports"],
+                    },
+                }
+                for s in stories
+            ],
+        }
+        return JSONResponse(feed, media_type="application/feed+json")
+
+    async def api_stories(request: Request) -> Response:
+        page, per_page = page_args(request)
+        total = store.count_stories()
+        stories = store.list_stories(limit=per_page, offset=(page - 1) * per_page)
+        base = base_of(request)
+        more = page * per_page < total
+        return JSONResponse(
+            {
+                "stories": [story_json(s, base) for s in stories],
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+                "next": f"{base}/api/v1/stories?page={page + 1}&per_page={per_page}" if more else None,
+            }
+        )
+
+    async def api_story(request: Request) -> Response:
+        story_id: int = request.path_params["story_id"]
+        live = store.resolve_story(story_id) if story_id <= MAX_ID else None
+        if live is None:
+            raise HTTPException(404, "no story has that id")
+        if live != story_id:
+            return RedirectResponse(
+                request.url_for("api_story", story_id=live).path, status_code=301
+            )
+        story = store.get_story(story_id)
+        if story is None:
+            raise HTTPException(404, "no story has that id")
+        return JSONResponse(story_json(story, base_of(request), full=True))
+
+    async def api_openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document(site_name))
+
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
         detail = getattr(exc, "detail", "") or ""
         headers = getattr(exc, "headers", None)
         if status in (204, 304):
             return Response(status_code=status, headers=headers)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": detail or "error", "status": status},
+                                status_code=status, headers=headers)
         titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
         heading = titles.get(status, "Something went wrong")
         if status == 404 and detail in ("", "Not Found"):
@@ -467,7 +599,11 @@ def create_app(
         Route("/", front, name="front"),
         Route("/story/{story_id:int}", story_page, name="story"),
         Route("/feed.atom", atom, name="atom"),
+        Route("/feed.json", json_feed, name="json_feed"),
         Route("/about", about, name="about"),
+        Route("/api/v1/stories", api_stories, name="api_stories"),
+        Route("/api/v1/stories/{story_id:int}", api_story, name="api_story"),
+        Route("/api/v1/openapi.json", api_openapi, name="api_openapi"),
         Route("/healthz", healthz, name="healthz"),
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
     ]
@@ -528,4 +664,125 @@ def atom_feed(
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
-__all__ = ["create_app", "safe_url", "sources_line", "coverage_line", "CSP"]
+# --- OpenAPI ---------------------------------------------------------------------------------------
+
+
+def openapi_document(site_name: str) -> dict:
+    source = {
+        "type": "object",
+        "required": ["article_id", "outlet", "title", "url", "raw_url", "role", "first_seen"],
+        "properties": {
+            "article_id": {"type": "integer"},
+            "outlet": {"type": "string"},
+            "feed": {"type": "string"},
+            "title": {"type": "string"},
+            "url": {"type": ["string", "null"], "description": "http(s) link, null otherwise"},
+            "raw_url": {"type": "string", "description": "the URL as stored; untrusted"},
+            "author": {"type": "string"},
+            "published": {"type": ["string", "null"], "format": "date-time"},
+            "first_seen": {"type": "string", "format": "date-time"},
+            "role": {"type": "string", "examples": ["wire", "copy", "report"]},
+            "reuse": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "copy_of": {"type": ["integer", "null"]},
+            "wire": {"type": ["string", "null"]},
+        },
+    }
+    story = {
+        "type": "object",
+        "required": ["id", "url", "title", "lead", "first_seen", "updated", "outlets", "sources"],
+        "properties": {
+            "id": {"type": "integer"},
+            "url": {"type": "string"},
+            "title": {"type": "string"},
+            "lead": {"type": "string"},
+            "first_seen": {"type": "string", "format": "date-time"},
+            "updated": {"type": "string", "format": "date-time"},
+            "outlets": {"type": "array", "items": {"type": "string"}},
+            "outlet_count": {"type": "integer"},
+            "independent_reports": {"type": "integer"},
+            "sources_line": {"type": "string"},
+            "sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}},
+            "text": {"type": "string", "description": "canonical text (single story only)"},
+            "text_from": {"type": ["integer", "null"]},
+        },
+    }
+    error = {
+        "type": "object",
+        "required": ["error", "status"],
+        "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+    }
+
+    def err(desc: str) -> dict:
+        return {
+            "description": desc,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+
+    int_param = {"type": "integer", "minimum": 1}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"{site_name} API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "paths": {
+            "/api/v1/stories": {
+                "get": {
+                    "operationId": "listStories",
+                    "summary": "Stories in front-page order",
+                    "parameters": [
+                        {"name": "page", "in": "query", "schema": {**int_param, "maximum": MAX_PAGE}},
+                        {"name": "per_page", "in": "query", "schema": {**int_param, "maximum": 100}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "a page of stories",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["stories", "page", "per_page", "total", "next"],
+                                        "properties": {
+                                            "stories": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Story"},
+                                            },
+                                            "page": {"type": "integer"},
+                                            "per_page": {"type": "integer"},
+                                            "total": {"type": "integer"},
+                                            "next": {"type": ["string", "null"]},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": err("bad paging parameters"),
+                    },
+                }
+            },
+            "/api/v1/stories/{story_id}": {
+                "get": {
+                    "operationId": "getStory",
+                    "summary": "One merged story with its canonical text and every source",
+                    "parameters": [
+                        {"name": "story_id", "in": "path", "required": True,
+                         "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the story",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Story"}
+                                }
+                            },
+                        },
+                        "301": {"description": "the story was merged; Location names the live one"},
+                        "404": err("no story has that id"),
+                    },
+                }
+            },
+        },
+        "components": {"schemas": {"Story": story, "Source": source, "Error": error}},
+    }
+
+
+__all__ = ["CSP", "coverage_line", "create_app", "safe_url", "sources_line"]

@@ -1,0 +1,596 @@
+"""Fetcher against real loopback servers: egress, deadline, decoded cap, types, statuses, TLS.
+
+Addresses: the servers under test listen on 127.0.0.2 (allow-listed by these settings); the
+canary listens on 127.0.0.3 (not allow-listed) and must never see a connection.
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+import brotli
+import pytest
+
+from aggregator import egress
+from aggregator.fetch import FetchError, Fetcher
+from aggregator.settings import Settings
+
+try:
+    from tests.servers import Reply, Server, redirect
+except ImportError:  # pytest's rootdir-relative import without tests/__init__.py
+    from servers import Reply, Server, redirect
+
+ROOT = Path(__file__).resolve().parents[1]
+ALLOWED = "127.0.0.2"
+CANARY = "127.0.0.3"
+DEADLINE = 1.5
+
+
+def make_settings(**kw) -> Settings:
+    base = dict(
+        allow_networks=(ipaddress.ip_network(f"{ALLOWED}/32"),),
+        fetch_deadline=5.0,
+        connect_timeout=2.0,
+        host_spacing=0.0,
+        host_concurrency=4,
+    )
+    base.update(kw)
+    return Settings(**base)
+
+
+@pytest.fixture
+def srv():
+    with Server(ALLOWED) as s:
+        yield s
+
+
+@pytest.fixture
+def canary():
+    with Server(CANARY) as s:
+        s.route("*", Reply(body=b"canary"))
+        yield s
+
+
+@pytest.fixture
+def fetcher():
+    with Fetcher(make_settings()) as f:
+        yield f
+
+
+def fetch_error(fetcher: Fetcher, url: str, **kw) -> FetchError:
+    with pytest.raises(FetchError) as info:
+        fetcher.get(url, **kw)
+    err = info.value
+    assert str(err).startswith(err.kind + ": ") and "\n" not in str(err)
+    return err
+
+
+# ---------------------------------------------------------------- basics and headers
+
+
+def test_plain_fetch_returns_body_headers_final_url(srv, fetcher):
+    srv.route("/feed", Reply(body=b"<rss/>", headers={"Content-Type": "application/rss+xml", "ETag": '"v1"'}))
+    r = fetcher.get(srv.url("/feed"), accept="application/rss+xml")
+    assert (r.status, r.body, r.url) == (200, b"<rss/>", srv.url("/feed"))
+    assert r.headers["content-type"] == "application/rss+xml" and r.headers["etag"] == '"v1"'
+    assert r.elapsed > 0 and not r.not_modified
+    sent = srv.requests[0].headers
+    assert sent["user-agent"] == make_settings().agent
+    assert sent["accept-encoding"] == "gzip, deflate, br"
+    assert sent["accept"] == "application/rss+xml"
+    assert "if-none-match" not in sent and "cookie" not in sent
+
+
+def test_conditional_get_sends_validators_and_returns_304(srv, fetcher):
+    def route(req):
+        if req.headers.get("if-none-match") == '"v1"' and req.headers.get("if-modified-since"):
+            return Reply(status=304, headers={"ETag": '"v1"'})
+        return Reply(body=b"full")
+
+    srv.route("/feed", route)
+    r = fetcher.get(srv.url("/feed"), etag='"v1"', last_modified="Wed, 21 Oct 2015 07:28:00 GMT")
+    assert r.status == 304 and r.not_modified and r.body == b"" and r.headers["etag"] == '"v1"'
+    assert srv.requests[0].headers["if-modified-since"] == "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert fetcher.get(srv.url("/feed")).body == b"full"
+
+
+def test_cookies_are_not_carried_between_requests(srv, fetcher):
+    srv.route("/a", Reply(body=b"a", headers={"Set-Cookie": "track=1; Path=/"}))
+    fetcher.get(srv.url("/a"))
+    fetcher.get(srv.url("/a"))
+    assert "cookie" not in srv.requests[1].headers
+
+
+# ---------------------------------------------------------------- egress guard
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [CANARY, "2130706435", "0x7f.0.0.3", "0x7f.3", "127.3", "017700000003", "0x7f000003",
+     "[::ffff:127.0.0.3]", "[::ffff:7f00:3]", "localhost"],
+)
+def test_forbidden_targets_never_reach_the_canary(canary, fetcher, spelling):
+    err = fetch_error(fetcher, f"http://{spelling}:{canary.port}/")
+    assert err.kind == "blocked", err
+    assert canary.connections == 0 and canary.total_hits == 0
+
+
+def test_octal_spelling_is_refused_before_any_connection(canary, fetcher):
+    # httpx rejects 0177.0.0.3 itself (bad_url); egress tests cover what getaddrinfo makes of it.
+    err = fetch_error(fetcher, f"http://0177.0.0.3:{canary.port}/")
+    assert err.kind in ("bad_url", "blocked") and canary.connections == 0
+
+
+def test_blocked_message_names_address_and_reason(fetcher):
+    err = fetch_error(fetcher, "http://10.0.0.5/feed")
+    assert str(err) == "blocked: 10.0.0.5 is a private address"
+    assert fetch_error(fetcher, "http://169.254.169.254/latest/meta-data/").message.endswith("cloud metadata address")
+
+
+@pytest.mark.parametrize("spelling", [CANARY, "2130706435", "[::ffff:127.0.0.3]"])
+def test_redirect_to_a_forbidden_address_is_blocked_at_that_hop(srv, canary, fetcher, spelling):
+    srv.route("/feed", redirect(f"http://{spelling}:{canary.port}/internal", 302))
+    err = fetch_error(fetcher, srv.url("/feed"))
+    assert err.kind == "blocked" and srv.hits["/feed"] == 1
+    assert canary.connections == 0
+
+
+def test_redirects_are_followed_and_counted(srv):
+    srv.route("/a", redirect("/b", 301))
+    srv.route("/b", redirect(srv.url("/c"), 308))
+    srv.route("/c", Reply(body=b"done"))
+    with Fetcher(make_settings(max_redirects=2)) as f:
+        r = f.get(srv.url("/a"))
+        assert (r.url, r.body) == (srv.url("/c"), b"done")
+    srv.route("/loop", redirect("/loop"))
+    with Fetcher(make_settings(max_redirects=3)) as f:
+        err = fetch_error(f, srv.url("/loop"))
+    assert err.kind == "redirects" and srv.hits["/loop"] == 4  # the first request + 3 redirects
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.2/x", "gopher://127.0.0.2/", "/relative", "http:///nohost"])
+def test_non_http_urls_are_bad(fetcher, url):
+    assert fetch_error(fetcher, url).kind == "bad_url"
+
+
+def test_redirect_to_another_scheme_is_refused(srv, fetcher):
+    srv.route("/feed", redirect("file:///etc/passwd"))
+    assert fetch_error(fetcher, srv.url("/feed")).kind == "bad_url"
+
+
+def _fake_dns(monkeypatch, answers: dict[str, list[list[str]]]) -> dict[str, int]:
+    """getaddrinfo that answers names from ``answers`` (one list per successive lookup)."""
+    real = socket.getaddrinfo
+    calls: dict[str, int] = {}
+
+    def fake(host, port, *a, **kw):
+        if host not in answers:
+            return real(host, port, *a, **kw)  # IP literals, as create_connection passes
+        n = calls[host] = calls.get(host, 0) + 1
+        ips = answers[host][min(n, len(answers[host])) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (i, port)) for i in ips]
+
+    monkeypatch.setattr(egress.socket, "getaddrinfo", fake)
+    return calls
+
+
+def test_dns_rebinding_cannot_switch_the_address_after_the_check(srv, canary, fetcher, monkeypatch):
+    # First answer allowed, every later one the canary: we must connect where we checked.
+    calls = _fake_dns(monkeypatch, {"rebind.test": [[ALLOWED], [CANARY]]})
+    srv.route("/", Reply(body=b"real"))
+    canary.port  # noqa: B018 - the canary listens on its own port; point the name's port at srv
+    r = fetcher.get(f"http://rebind.test:{srv.port}/")
+    assert r.body == b"real" and calls["rebind.test"] == 1
+    assert canary.connections == 0
+
+
+def test_a_name_with_any_forbidden_answer_is_blocked(srv, canary, fetcher, monkeypatch):
+    _fake_dns(monkeypatch, {"mixed.test": [[ALLOWED, CANARY]]})
+    err = fetch_error(fetcher, f"http://mixed.test:{srv.port}/")
+    assert err.kind == "blocked" and "mixed.test resolves to 127.0.0.3" in str(err)
+    assert srv.connections == 0 and canary.connections == 0
+
+
+def test_proxy_environment_is_ignored(srv, canary, monkeypatch):
+    # An env proxy would receive every request and connect anywhere, bypassing the guard.
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(var, f"http://{CANARY}:{canary.port}")
+    srv.route("/", Reply(body=b"direct"))
+    with Fetcher(make_settings()) as f:
+        assert f.get(srv.url("/")).body == b"direct"
+    assert canary.connections == 0
+
+
+def test_connection_refused_is_network(fetcher):
+    s = socket.socket()
+    s.bind((ALLOWED, 0))
+    port = s.getsockname()[1]
+    s.close()
+    err = fetch_error(fetcher, f"http://{ALLOWED}:{port}/")
+    assert err.kind == "network"
+
+
+# ---------------------------------------------------------------- total deadline
+
+
+def _deadline_case(url: str, monkeypatch=None) -> tuple[FetchError, float]:
+    with Fetcher(make_settings(fetch_deadline=DEADLINE)) as f:
+        t0 = time.monotonic()
+        with pytest.raises(FetchError) as info:
+            f.get(url)
+        took = time.monotonic() - t0
+    print(f"deadline {DEADLINE}s, took {took:.3f}s (overshoot {took - DEADLINE:+.3f}s)")
+    assert info.value.kind == "timeout", info.value
+    assert DEADLINE - 0.05 <= took <= DEADLINE + 1.0
+    return info.value, took
+
+
+@pytest.mark.hostile
+def test_deadline_cuts_a_body_drip(srv):
+    srv.route("/drip", Reply(body=b"x" * 100, drip=0.1))  # 10 s of body, a byte per read
+    _deadline_case(srv.url("/drip"))
+
+
+@pytest.mark.hostile
+def test_deadline_cuts_a_header_drip(srv):
+    srv.route("/drip", Reply(body=b"x", header_drip=0.1, headers={"X-Pad": "y" * 50}))
+    _deadline_case(srv.url("/drip"))
+
+
+@pytest.mark.hostile
+def test_deadline_cuts_a_server_that_never_answers(srv):
+    srv.route("/hang", Reply(hang=True))
+    _deadline_case(srv.url("/hang"))
+
+
+@pytest.mark.hostile
+def test_deadline_covers_dns(monkeypatch):
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def slow(host, *a, **kw):
+        if host == "slow.test":
+            release.wait(10)
+        return real(host, *a, **kw)
+
+    monkeypatch.setattr(egress.socket, "getaddrinfo", slow)
+    try:
+        _deadline_case("http://slow.test/")
+    finally:
+        release.set()
+
+
+# ---------------------------------------------------------------- decoded body cap
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data)
+
+
+def _zlib(data: bytes) -> bytes:
+    return zlib.compress(data)
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(wbits=-15)
+    return c.compress(data) + c.flush()
+
+
+PAYLOAD = b"<rss>" + b"news item " * 20000 + b"</rss>"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", _gzip),
+        ("x-gzip", _gzip),
+        ("deflate", _zlib),
+        ("deflate", _raw_deflate),
+        ("br", brotli.compress),
+        ("gzip, br", lambda d: brotli.compress(_gzip(d))),
+        ("br, gzip", lambda d: _gzip(brotli.compress(d))),
+        ("identity", lambda d: d),
+        ("gzip", lambda d: _gzip(d[:1000]) + _gzip(d[1000:])),  # two gzip members
+    ],
+)
+def test_bodies_are_decoded(srv, fetcher, encoding, encode):
+    srv.route("/f", Reply(body=encode(PAYLOAD), headers={"Content-Encoding": encoding}))
+    r = fetcher.get(srv.url("/f"))
+    assert r.body == PAYLOAD
+    assert "content-encoding" not in r.headers  # the body we return is not encoded any more
+
+
+def test_chunked_and_close_delimited_bodies(srv, fetcher):
+    srv.route("/c", Reply(body=_gzip(PAYLOAD), chunked=True, headers={"Content-Encoding": "gzip"}))
+    srv.route("/e", Reply(body=PAYLOAD, content_length=False))
+    assert fetcher.get(srv.url("/c")).body == PAYLOAD
+    assert fetcher.get(srv.url("/e")).body == PAYLOAD
+
+
+def test_cap_is_exact_on_decoded_size(srv, fetcher):
+    srv.route("/f", Reply(body=_gzip(b"a" * 1000), headers={"Content-Encoding": "gzip"}))
+    assert len(fetcher.get(srv.url("/f"), max_bytes=1000).body) == 1000
+    err = fetch_error(fetcher, srv.url("/f"), max_bytes=999)
+    assert err.kind == "too_large"
+
+
+def test_declared_length_over_cap_is_refused_before_reading(srv, fetcher):
+    srv.route("/big", Reply(body=b"x" * 5000, drip=1.0, drip_size=1000))  # reading would take 5 s
+    t0 = time.monotonic()
+    err = fetch_error(fetcher, srv.url("/big"), max_bytes=4000)
+    assert err.kind == "too_large" and time.monotonic() - t0 < 0.5
+
+
+def test_default_cap_is_max_feed_bytes(srv):
+    srv.route("/f", Reply(body=b"x" * 3000, content_length=False))
+    with Fetcher(make_settings(max_feed_bytes=2000)) as f:
+        assert fetch_error(f, srv.url("/f")).kind == "too_large"
+        assert len(f.get(srv.url("/f"), max_bytes=3000).body) == 3000
+
+
+@pytest.mark.parametrize(("encoding", "body"), [("zstd", b"whatever"), ("gzip", b"not gzip at all")])
+def test_undecodable_bodies_are_network_errors(srv, fetcher, encoding, body):
+    srv.route("/f", Reply(body=body, headers={"Content-Encoding": encoding}))
+    assert fetch_error(fetcher, srv.url("/f")).kind == "network"
+
+
+GIB = 1 << 30
+
+
+@lru_cache(maxsize=None)
+def gzip_bomb() -> bytes:
+    """1 GiB of zeros as ~1 MB of gzip, built from one full-flushed block (fast: no 1 GiB pass)."""
+    mib = bytes(1 << 20)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = c.compress(mib) + c.flush(zlib.Z_FULL_FLUSH)  # byte-aligned, history reset: repeatable
+    tail = c.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(1024):
+        crc = zlib.crc32(mib, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    return header + block * 1024 + tail + crc.to_bytes(4, "little") + (GIB % 2**32).to_bytes(4, "little")
+
+
+def brotli_bomb(cache=None) -> bytes:
+    """1 GiB of zeros as ~1.6 KB of brotli: the DESIGN.md pitfall. ~1.3 s to build: cached."""
+    if cache is not None:
+        hit = cache.get("aggregator/fetch/brotli_bomb", None)
+        if hit:
+            return bytes.fromhex(hit)
+    c = brotli.Compressor(quality=3)
+    mib = bytes(1 << 20)
+    body = b"".join(c.process(mib) for _ in range(1024)) + c.finish()
+    if cache is not None:
+        cache.set("aggregator/fetch/brotli_bomb", body.hex())
+    return body
+
+
+MIB = 1 << 20
+
+# One child process measures every bomb: its memory is ours alone, and writing "5" to
+# /proc/self/clear_refs resets the peak (ru_maxrss / VmHWM) before each fetch, so each figure is
+# "peak during this fetch minus RSS just before it".
+CHILD = """
+import json, resource, sys, time
+from ipaddress import ip_network
+from aggregator.fetch import Fetcher, FetchError
+from aggregator.settings import Settings
+small, cases = sys.argv[1], json.loads(sys.argv[2])
+out = {}
+with Fetcher(Settings(allow_networks=(ip_network("127.0.0.2/32"),), host_spacing=0, fetch_deadline=20)) as f:
+    f.get(small)  # warm up: every lazy import and buffer the fetch path needs
+    for name, url, cap in cases:
+        open("/proc/self/clear_refs", "w").write("5")
+        before = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
+        t0 = time.monotonic()
+        try:
+            f.get(url, max_bytes=cap)
+            kind = "ok"
+        except FetchError as e:
+            kind = e.kind
+        took = time.monotonic() - t0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        out[name] = {"kind": kind, "peak_delta_mb": round((peak - before) / 1024, 1), "seconds": round(took, 3)}
+print(json.dumps(out))
+"""
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+
+
+@pytest.fixture(scope="module")
+def bombs(request):
+    """Serve the bombs, fetch each in a child process, return {name: {kind, peak_delta_mb, ...}}."""
+    br = brotli_bomb(getattr(request.config, "cache", None))
+    gz = gzip_bomb()
+    bodies = {
+        "gzip": (gz, "gzip", 10 * MIB),
+        "br": (br, "br", 10 * MIB),
+        "gzip, br": (brotli.compress(gz, quality=1), "gzip, br", 10 * MIB),
+        "gzip@50MiB": (gz, "gzip", 50 * MIB),  # sensitivity check for the meter itself
+    }
+    with Server(ALLOWED) as srv:
+        srv.route("/small", Reply(body=_gzip(b"warm" * 1000), headers={"Content-Encoding": "gzip"}))
+        cases = []
+        for i, (name, (body, encoding, cap)) in enumerate(bodies.items()):
+            srv.route(f"/bomb{i}", Reply(body=body, headers={"Content-Encoding": encoding}))
+            cases.append((name, srv.url(f"/bomb{i}"), cap))
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, srv.url("/small"), json.dumps(cases)],
+            capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,
+        )
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout.strip().splitlines()[-1])
+    for name, (body, _, cap) in bodies.items():
+        print(f"bomb {name}: {len(body)} bytes -> 1 GiB, cap {cap // MIB} MiB: {results[name]}")
+    return results, {name: len(b[0]) for name, b in bodies.items()}
+
+
+@pytest.mark.hostile
+@needs_proc
+@pytest.mark.parametrize("name", ["gzip", "br", "gzip, br"])
+def test_compression_bombs_stop_at_the_cap_with_bounded_memory(bombs, name):
+    results, sizes = bombs
+    assert results[name]["kind"] == "too_large"
+    # The body buffer alone is up to 10 MiB; anything near 1 GiB means a decoder ran away
+    # (httpx's own decoder: +2 GB peak on the brotli bomb, measured by hand).
+    assert results[name]["peak_delta_mb"] < 100
+    if name == "br":
+        assert sizes[name] < 2000  # the 1.6 KB -> 1 GiB case from DESIGN.md
+
+
+@pytest.mark.hostile
+@needs_proc
+def test_bomb_meter_sees_the_body_buffer(bombs):
+    # If the meter were blind (say, peak already above), a 50 MiB cap would read like 10 MiB.
+    results, _ = bombs
+    assert results["gzip@50MiB"]["kind"] == "too_large"
+    assert results["gzip@50MiB"]["peak_delta_mb"] >= 40 > results["gzip"]["peak_delta_mb"]
+
+
+# ---------------------------------------------------------------- content types
+
+
+def test_allowed_types_refuse_other_types_before_reading_the_body(srv, fetcher):
+    srv.route("/pdf", Reply(body=b"%PDF" * 100, drip=0.5, drip_size=40, headers={"Content-Type": "application/pdf"}))
+    t0 = time.monotonic()
+    err = fetch_error(fetcher, srv.url("/pdf"), allowed_types=("text/html", "application/xhtml+xml"))
+    assert err.kind == "not_html" and "application/pdf" in str(err)
+    assert time.monotonic() - t0 < 0.4  # the 5 s body was never read
+
+
+@pytest.mark.parametrize(
+    ("ctype", "ok"),
+    [("text/html; charset=utf-8", True), ("TEXT/HTML", True), ("application/xhtml+xml", True),
+     ("application/json", False), ("", False)],
+)
+def test_allowed_types_match_the_media_type(srv, fetcher, ctype, ok):
+    srv.route("/p", Reply(body=b"<p>", headers={"Content-Type": ctype} if ctype else {}))
+    kw = {"allowed_types": ("text/html", "application/xhtml+xml")}
+    if ok:
+        assert fetcher.get(srv.url("/p"), **kw).body == b"<p>"
+    else:
+        assert fetch_error(fetcher, srv.url("/p"), **kw).kind == "not_html"
+
+
+# ---------------------------------------------------------------- statuses
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "words"),
+    [(429, "120", "rate limited"), (503, "Wed, 21 Oct 2037 07:28:00 GMT", "unavailable"),
+     (403, None, "forbidden"), (404, None, "not found"), (500, None, "Internal Server Error"),
+     (302, None, "without a Location")],
+)
+def test_error_statuses_raise_http_with_status_and_retry_after(srv, fetcher, status, retry_after, words):
+    srv.route("/x", Reply(status=status, body=b"nope", headers={"Retry-After": retry_after} if retry_after else {}))
+    err = fetch_error(fetcher, srv.url("/x"))
+    assert (err.kind, err.status, err.retry_after) == ("http", status, retry_after)
+    assert str(err).startswith(f"http: {status} ") and words in str(err)
+
+
+def test_fetch_error_pickles():
+    err = FetchError("http", "429 rate limited", url="http://x/", status=429, retry_after="5")
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.kind, back.status, back.retry_after, str(back)) == ("http", 429, "5", str(err))
+
+
+# ---------------------------------------------------------------- politeness through the fetcher
+
+
+def test_host_concurrency_is_respected(srv):
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+
+    def slow(req):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.15)
+        with lock:
+            state["now"] -= 1
+        return Reply(body=b"ok")
+
+    srv.route("/s", slow)
+    with Fetcher(make_settings(host_concurrency=2, host_spacing=0)) as f:
+        threads = [threading.Thread(target=f.get, args=(srv.url("/s"),)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert srv.hits["/s"] == 6 and state["max"] == 2
+
+
+def test_host_spacing_is_respected(srv):
+    starts = []
+    srv.route("/s", lambda req: starts.append(time.monotonic()) or Reply(body=b"ok"))
+    with Fetcher(make_settings(host_concurrency=4, host_spacing=0.2)) as f:
+        threads = [threading.Thread(target=f.get, args=(srv.url("/s"),)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    starts.sort()
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert len(starts) == 4 and min(gaps) >= 0.17, gaps
+
+
+def test_waiting_for_a_slot_cannot_outlast_the_deadline(srv):
+    srv.route("/s", Reply(body=b"ok"))
+    with Fetcher(make_settings(host_spacing=10, fetch_deadline=1.0)) as f:
+        f.get(srv.url("/s"))
+        t0 = time.monotonic()
+        err = fetch_error(f, srv.url("/s"))
+    assert err.kind == "timeout" and time.monotonic() - t0 < 0.2  # gives up at once, not in 10 s
+
+
+# ---------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def ca():
+    trustme = pytest.importorskip("trustme")
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_srv(ca):
+    server_ctx = __import__("ssl").SSLContext(__import__("ssl").PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    with Server("127.0.0.1", ssl_context=server_ctx) as s:
+        s.route("/", Reply(body=b"secret-free"))
+        yield s
+
+
+def _tls_settings():
+    return make_settings(allow_networks=(ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128")))
+
+
+def test_tls_verifies_against_the_hostname(ca, tls_srv):
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    with Fetcher(_tls_settings(), ssl_context=ctx) as f:
+        assert f.get(tls_srv.url("/", host="localhost")).body == b"secret-free"
+        # Same server, same cert, reached by IP: the name no longer matches -> refused.
+        err = fetch_error(f, tls_srv.url("/", host="127.0.0.1"))
+    assert err.kind == "tls" and "127.0.0.1" in str(err)
+
+
+def test_tls_untrusted_certificate_is_refused_by_default(tls_srv):
+    with Fetcher(_tls_settings()) as f:  # certifi: does not know the test CA
+        err = fetch_error(f, tls_srv.url("/", host="localhost"))
+    assert err.kind == "tls" and "certificate" in str(err).lower()
+    assert tls_srv.hits["/"] == 0
