@@ -78,7 +78,8 @@ class Daemon:
 
     def stop(self, timeout: float = 30.0) -> None:
         self.stopping.set()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.svc.close()
 

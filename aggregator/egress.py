@@ -145,7 +145,9 @@ def _getaddrinfo(host: str, port: int, timeout: float) -> list:
 
     def run() -> None:
         try:
-            box["ok"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+            box["ok"] = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            )
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             box["err"] = exc
 

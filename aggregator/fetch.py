@@ -28,6 +28,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import Self
 
 import brotli
 import httpcore
@@ -38,7 +39,17 @@ from aggregator.models import Response
 from aggregator.politeness import HostLimiter, SlotTimeout
 from aggregator.settings import Settings
 
-KINDS = ("blocked", "timeout", "too_large", "http", "network", "tls", "bad_url", "redirects", "not_html")
+KINDS = (
+    "blocked",
+    "timeout",
+    "too_large",
+    "http",
+    "network",
+    "tls",
+    "bad_url",
+    "redirects",
+    "not_html",
+)
 _REDIRECTS = (301, 302, 303, 307, 308)
 _STEP = 64 * 1024  # most decoded bytes produced by one decompressor call
 _HEADERS_ABOUT_ENCODING = ("content-encoding", "content-length")  # untrue once body is decoded
@@ -86,7 +97,9 @@ class _Budget:
         return self.deadline - time.monotonic()
 
 
-_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("fetch_budget", default=None)
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+    "fetch_budget", default=None
+)
 
 
 def _clamp(timeout: float | None, exc: type[Exception]) -> float | None:
@@ -118,7 +131,9 @@ class _DeadlineStream(httpcore.NetworkStream):
     def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
         # server_hostname is the URL's host (httpcore passes it), so SNI and certificate
         # verification use the name, not the IP we connected to.
-        inner = self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout))
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout)
+        )
         return _DeadlineStream(inner)
 
     def get_extra_info(self, info: str):
@@ -138,7 +153,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         timeout = _clamp(timeout, httpcore.ConnectTimeout)
         started = time.monotonic()
-        targets = egress.resolve_checked(host, port, self._allow, timeout if timeout is not None else 30.0)
+        targets = egress.resolve_checked(
+            host, port, self._allow, timeout if timeout is not None else 30.0
+        )
         last: Exception | None = None
         for target in targets:
             left = None if timeout is None else timeout - (time.monotonic() - started)
@@ -148,7 +165,11 @@ class _GuardedBackend(httpcore.NetworkBackend):
                 # An IP literal: getaddrinfo inside create_connection does no DNS lookup, so
                 # this is the address we just checked.
                 stream = self._plain.connect_tcp(
-                    str(target.ip), port, timeout=left, local_address=local_address, socket_options=socket_options
+                    str(target.ip),
+                    port,
+                    timeout=left,
+                    local_address=local_address,
+                    socket_options=socket_options,
                 )
             except httpcore.ConnectError as exc:
                 last = exc  # try the next address (dual-stack hosts)
@@ -308,7 +329,7 @@ class Fetcher:
         )
         self._limiter = limiter or HostLimiter(settings.host_concurrency, settings.host_spacing)
 
-    def __enter__(self) -> Fetcher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -376,19 +397,25 @@ class Fetcher:
         status = resp.status_code
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if status == 304:
-            return Response(url=url, status=304, headers=headers, body=b"", elapsed=time.monotonic() - started)
+            return Response(
+                url=url, status=304, headers=headers, body=b"", elapsed=time.monotonic() - started
+            )
         if not 200 <= status < 300:
             raise _http_error(status, resp, url)
         if allowed_types is not None:
             media = _media_type(headers.get("content-type", ""))
             if not _type_allowed(media, allowed_types):
                 raise FetchError(
-                    "not_html", f"content-type {media or '(none)'} is not one of {', '.join(allowed_types)}", url=url
+                    "not_html",
+                    f"content-type {media or '(none)'} is not one of {', '.join(allowed_types)}",
+                    url=url,
                 )
         body = _read_capped(resp, headers, cap, budget, url)
         for name in _HEADERS_ABOUT_ENCODING:
             headers.pop(name, None)
-        return Response(url=url, status=status, headers=headers, body=body, elapsed=time.monotonic() - started)
+        return Response(
+            url=url, status=status, headers=headers, body=body, elapsed=time.monotonic() - started
+        )
 
 
 def _parse_url(url: str) -> httpx.URL:
@@ -397,7 +424,9 @@ def _parse_url(url: str) -> httpx.URL:
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise FetchError("bad_url", f"cannot parse {url!r}: {exc}", url=str(url)) from exc
     if target.scheme not in ("http", "https"):
-        raise FetchError("bad_url", f"scheme {target.scheme or '(none)'!r} is not http or https: {url}", url=url)
+        raise FetchError(
+            "bad_url", f"scheme {target.scheme or '(none)'!r} is not http or https: {url}", url=url
+        )
     if not target.host:
         raise FetchError("bad_url", f"no host in {url}", url=url)
     return target
@@ -417,7 +446,9 @@ def _http_error(status: int, resp: httpx.Response, url: str) -> FetchError:
         why = "redirect without a Location header"
     if retry_after:
         why += f"; retry after {retry_after}"
-    return FetchError("http", f"{status} {why} ({url})", url=url, status=status, retry_after=retry_after)
+    return FetchError(
+        "http", f"{status} {why} ({url})", url=url, status=status, retry_after=retry_after
+    )
 
 
 def _read_capped(resp: httpx.Response, headers: dict, cap: int, budget: _Budget, url: str) -> bytes:
@@ -427,14 +458,18 @@ def _read_capped(resp: httpx.Response, headers: dict, cap: int, budget: _Budget,
     raw_cap = 2 * cap + 64 * 1024
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > (raw_cap if encoding else cap):
-        raise FetchError("too_large", f"Content-Length {declared} exceeds the {cap}-byte cap", url=url)
+        raise FetchError(
+            "too_large", f"Content-Length {declared} exceeds the {cap}-byte cap", url=url
+        )
 
     def raw() -> Iterator[bytes]:
         seen = 0
         for chunk in resp.iter_raw():
             seen += len(chunk)
             if seen > raw_cap:
-                raise FetchError("too_large", f"more than {raw_cap} bytes on the wire (cap {cap})", url=url)
+                raise FetchError(
+                    "too_large", f"more than {raw_cap} bytes on the wire (cap {cap})", url=url
+                )
             yield chunk
 
     body = bytearray()
@@ -470,7 +505,9 @@ def _translate(exc: Exception, url: str, budget: _Budget) -> FetchError | None:
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)) or (
         isinstance(exc, (httpx.TransportError, OSError)) and budget.remaining() <= 0
     ):
-        return FetchError("timeout", f"no complete response from {host} within {budget.total:g}s", url=url)
+        return FetchError(
+            "timeout", f"no complete response from {host} within {budget.total:g}s", url=url
+        )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return FetchError("bad_url", f"{exc} ({url})", url=url)
     tls = _ssl_cause(exc)
@@ -486,4 +523,4 @@ def _translate(exc: Exception, url: str, budget: _Budget) -> FetchError | None:
     return None
 
 
-__all__ = ["FetchError", "Fetcher", "KINDS"]
+__all__ = ["KINDS", "FetchError", "Fetcher"]

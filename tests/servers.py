@@ -29,6 +29,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,9 @@ class _HTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class Server:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ):
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -139,7 +142,11 @@ class Server:
         self.hits: collections.Counter[str] = collections.Counter()
         self.connections = 0
         self.requests: list[Request] = []
-        cls = type("_S", (_HTTPServer,), {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
+        cls = type(
+            "_S",
+            (_HTTPServer,),
+            {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET},
+        )
         self._httpd = cls((host, port), _Handler, bind_and_activate=True)
         self._httpd.owner = self
         if ssl_context is not None:
@@ -149,7 +156,9 @@ class Server:
         self.host = host
         self.port = self._httpd.server_address[1]
         self.scheme = "https" if ssl_context else "http"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     # -- programming
@@ -173,8 +182,10 @@ class Server:
             self.hits[req.path] += 1
             self.requests.append(req)
             path_only = req.path.split("?", 1)[0]
-            return self._routes.get(req.path) or self._routes.get(path_only) or self._routes.get(
-                "*", Reply(status=404, body=b"not found")
+            return (
+                self._routes.get(req.path)
+                or self._routes.get(path_only)
+                or self._routes.get("*", Reply(status=404, body=b"not found"))
             )
 
     def _accepted(self, sock: socket.socket) -> None:
@@ -195,7 +206,7 @@ class Server:
         self._httpd.server_close()
         self._thread.join(5)
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

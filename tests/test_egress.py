@@ -106,8 +106,22 @@ def test_allow_networks(addr, allow, ok):
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1", "2130706433", "0177.0.0.1", "0x7f.1", "0x7f.0.0.1", "127.1", "017700000001",
-     "0x7f000001", "localhost", "::1", "::ffff:127.0.0.1", "::ffff:7f00:1", "[::1]", "0"],
+    [
+        "127.0.0.1",
+        "2130706433",
+        "0177.0.0.1",
+        "0x7f.1",
+        "0x7f.0.0.1",
+        "127.1",
+        "017700000001",
+        "0x7f000001",
+        "localhost",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::ffff:7f00:1",
+        "[::1]",
+        "0",
+    ],
 )
 def test_numeric_spellings_of_loopback_are_refused_after_resolution(host):
     # getaddrinfo normalises these; the guard judges what it returns, not the string.
@@ -128,7 +142,9 @@ def test_a_mixed_dns_answer_is_refused_whole(monkeypatch):
         ]
 
     monkeypatch.setattr(egress.socket, "getaddrinfo", fake)
-    with pytest.raises(egress.EgressBlocked, match="news.example resolves to 10.0.0.7, which is a private"):
+    with pytest.raises(
+        egress.EgressBlocked, match="news.example resolves to 10.0.0.7, which is a private"
+    ):
         egress.resolve_checked("news.example", 443, (), timeout=2)
 
 
@@ -156,8 +172,17 @@ def test_unresolvable_name(monkeypatch):
         egress.resolve_checked("no-such-host.invalid", 80, (), timeout=5)
 
 
-PRIVATE_V4 = [net(n) for n in ("10.0.0.0/8", "127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                "100.64.0.0/10", "169.254.0.0/16")]
+PRIVATE_V4 = [
+    net(n)
+    for n in (
+        "10.0.0.0/8",
+        "127.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+    )
+]
 
 
 @given(st.sampled_from(PRIVATE_V4), st.integers(min_value=0, max_value=2**32 - 1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import itertools
 import json
 import os
 import pickle
@@ -17,14 +18,14 @@ import sys
 import threading
 import time
 import zlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import brotli
 import pytest
 
 from aggregator import egress
-from aggregator.fetch import FetchError, Fetcher
+from aggregator.fetch import Fetcher, FetchError
 from aggregator.settings import Settings
 
 try:
@@ -39,13 +40,13 @@ DEADLINE = 1.5
 
 
 def make_settings(**kw) -> Settings:
-    base = dict(
-        allow_networks=(ipaddress.ip_network(f"{ALLOWED}/32"),),
-        fetch_deadline=5.0,
-        connect_timeout=2.0,
-        host_spacing=0.0,
-        host_concurrency=4,
-    )
+    base = {
+        "allow_networks": (ipaddress.ip_network(f"{ALLOWED}/32"),),
+        "fetch_deadline": 5.0,
+        "connect_timeout": 2.0,
+        "host_spacing": 0.0,
+        "host_concurrency": 4,
+    }
     base.update(kw)
     return Settings(**base)
 
@@ -81,7 +82,10 @@ def fetch_error(fetcher: Fetcher, url: str, **kw) -> FetchError:
 
 
 def test_plain_fetch_returns_body_headers_final_url(srv, fetcher):
-    srv.route("/feed", Reply(body=b"<rss/>", headers={"Content-Type": "application/rss+xml", "ETag": '"v1"'}))
+    srv.route(
+        "/feed",
+        Reply(body=b"<rss/>", headers={"Content-Type": "application/rss+xml", "ETag": '"v1"'}),
+    )
     r = fetcher.get(srv.url("/feed"), accept="application/rss+xml")
     assert (r.status, r.body, r.url) == (200, b"<rss/>", srv.url("/feed"))
     assert r.headers["content-type"] == "application/rss+xml" and r.headers["etag"] == '"v1"'
@@ -118,8 +122,18 @@ def test_cookies_are_not_carried_between_requests(srv, fetcher):
 
 @pytest.mark.parametrize(
     "spelling",
-    [CANARY, "2130706435", "0x7f.0.0.3", "0x7f.3", "127.3", "017700000003", "0x7f000003",
-     "[::ffff:127.0.0.3]", "[::ffff:7f00:3]", "localhost"],
+    [
+        CANARY,
+        "2130706435",
+        "0x7f.0.0.3",
+        "0x7f.3",
+        "127.3",
+        "017700000003",
+        "0x7f000003",
+        "[::ffff:127.0.0.3]",
+        "[::ffff:7f00:3]",
+        "localhost",
+    ],
 )
 def test_forbidden_targets_never_reach_the_canary(canary, fetcher, spelling):
     err = fetch_error(fetcher, f"http://{spelling}:{canary.port}/")
@@ -136,7 +150,9 @@ def test_octal_spelling_is_refused_before_any_connection(canary, fetcher):
 def test_blocked_message_names_address_and_reason(fetcher):
     err = fetch_error(fetcher, "http://10.0.0.5/feed")
     assert str(err) == "blocked: 10.0.0.5 is a private address"
-    assert fetch_error(fetcher, "http://169.254.169.254/latest/meta-data/").message.endswith("cloud metadata address")
+    assert fetch_error(fetcher, "http://169.254.169.254/latest/meta-data/").message.endswith(
+        "cloud metadata address"
+    )
 
 
 @pytest.mark.parametrize("spelling", [CANARY, "2130706435", "[::ffff:127.0.0.3]"])
@@ -160,7 +176,16 @@ def test_redirects_are_followed_and_counted(srv):
     assert err.kind == "redirects" and srv.hits["/loop"] == 4  # the first request + 3 redirects
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.2/x", "gopher://127.0.0.2/", "/relative", "http:///nohost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://127.0.0.2/x",
+        "gopher://127.0.0.2/",
+        "/relative",
+        "http:///nohost",
+    ],
+)
 def test_non_http_urls_are_bad(fetcher, url):
     assert fetch_error(fetcher, url).kind == "bad_url"
 
@@ -340,7 +365,9 @@ def test_default_cap_is_max_feed_bytes(srv):
         assert len(f.get(srv.url("/f"), max_bytes=3000).body) == 3000
 
 
-@pytest.mark.parametrize(("encoding", "body"), [("zstd", b"whatever"), ("gzip", b"not gzip at all")])
+@pytest.mark.parametrize(
+    ("encoding", "body"), [("zstd", b"whatever"), ("gzip", b"not gzip at all")]
+)
 def test_undecodable_bodies_are_network_errors(srv, fetcher, encoding, body):
     srv.route("/f", Reply(body=body, headers={"Content-Encoding": encoding}))
     assert fetch_error(fetcher, srv.url("/f")).kind == "network"
@@ -349,7 +376,7 @@ def test_undecodable_bodies_are_network_errors(srv, fetcher, encoding, body):
 GIB = 1 << 30
 
 
-@lru_cache(maxsize=None)
+@cache
 def gzip_bomb() -> bytes:
     """1 GiB of zeros as ~1 MB of gzip, built from one full-flushed block (fast: no 1 GiB pass)."""
     mib = bytes(1 << 20)
@@ -360,7 +387,13 @@ def gzip_bomb() -> bytes:
     for _ in range(1024):
         crc = zlib.crc32(mib, crc)
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    return header + block * 1024 + tail + crc.to_bytes(4, "little") + (GIB % 2**32).to_bytes(4, "little")
+    return (
+        header
+        + block * 1024
+        + tail
+        + crc.to_bytes(4, "little")
+        + (GIB % 2**32).to_bytes(4, "little")
+    )
 
 
 def brotli_bomb(cache=None) -> bytes:
@@ -406,7 +439,9 @@ with Fetcher(Settings(allow_networks=(ip_network("127.0.0.2/32"),), host_spacing
 print(json.dumps(out))
 """
 
-needs_proc = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc"
+)
 
 
 @pytest.fixture(scope="module")
@@ -428,7 +463,12 @@ def bombs(request):
             cases.append((name, srv.url(f"/bomb{i}"), cap))
         out = subprocess.run(
             [sys.executable, "-c", CHILD, srv.url("/small"), json.dumps(cases)],
-            capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            cwd=ROOT,
         )
     assert out.returncode == 0, out.stderr
     results = json.loads(out.stdout.strip().splitlines()[-1])
@@ -463,17 +503,29 @@ def test_bomb_meter_sees_the_body_buffer(bombs):
 
 
 def test_allowed_types_refuse_other_types_before_reading_the_body(srv, fetcher):
-    srv.route("/pdf", Reply(body=b"%PDF" * 100, drip=0.5, drip_size=40, headers={"Content-Type": "application/pdf"}))
+    srv.route(
+        "/pdf",
+        Reply(
+            body=b"%PDF" * 100, drip=0.5, drip_size=40, headers={"Content-Type": "application/pdf"}
+        ),
+    )
     t0 = time.monotonic()
-    err = fetch_error(fetcher, srv.url("/pdf"), allowed_types=("text/html", "application/xhtml+xml"))
+    err = fetch_error(
+        fetcher, srv.url("/pdf"), allowed_types=("text/html", "application/xhtml+xml")
+    )
     assert err.kind == "not_html" and "application/pdf" in str(err)
     assert time.monotonic() - t0 < 0.4  # the 5 s body was never read
 
 
 @pytest.mark.parametrize(
     ("ctype", "ok"),
-    [("text/html; charset=utf-8", True), ("TEXT/HTML", True), ("application/xhtml+xml", True),
-     ("application/json", False), ("", False)],
+    [
+        ("text/html; charset=utf-8", True),
+        ("TEXT/HTML", True),
+        ("application/xhtml+xml", True),
+        ("application/json", False),
+        ("", False),
+    ],
 )
 def test_allowed_types_match_the_media_type(srv, fetcher, ctype, ok):
     srv.route("/p", Reply(body=b"<p>", headers={"Content-Type": ctype} if ctype else {}))
@@ -489,12 +541,24 @@ def test_allowed_types_match_the_media_type(srv, fetcher, ctype, ok):
 
 @pytest.mark.parametrize(
     ("status", "retry_after", "words"),
-    [(429, "120", "rate limited"), (503, "Wed, 21 Oct 2037 07:28:00 GMT", "unavailable"),
-     (403, None, "forbidden"), (404, None, "not found"), (500, None, "Internal Server Error"),
-     (302, None, "without a Location")],
+    [
+        (429, "120", "rate limited"),
+        (503, "Wed, 21 Oct 2037 07:28:00 GMT", "unavailable"),
+        (403, None, "forbidden"),
+        (404, None, "not found"),
+        (500, None, "Internal Server Error"),
+        (302, None, "without a Location"),
+    ],
 )
-def test_error_statuses_raise_http_with_status_and_retry_after(srv, fetcher, status, retry_after, words):
-    srv.route("/x", Reply(status=status, body=b"nope", headers={"Retry-After": retry_after} if retry_after else {}))
+def test_error_statuses_raise_http_with_status_and_retry_after(
+    srv, fetcher, status, retry_after, words
+):
+    srv.route(
+        "/x",
+        Reply(
+            status=status, body=b"nope", headers={"Retry-After": retry_after} if retry_after else {}
+        ),
+    )
     err = fetch_error(fetcher, srv.url("/x"))
     assert (err.kind, err.status, err.retry_after) == ("http", status, retry_after)
     assert str(err).startswith(f"http: {status} ") and words in str(err)
@@ -542,7 +606,7 @@ def test_host_spacing_is_respected(srv):
         for t in threads:
             t.join()
     starts.sort()
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) == 4 and min(gaps) >= 0.17, gaps
 
 
@@ -574,7 +638,9 @@ def tls_srv(ca):
 
 
 def _tls_settings():
-    return make_settings(allow_networks=(ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128")))
+    return make_settings(
+        allow_networks=(ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+    )
 
 
 def test_tls_verifies_against_the_hostname(ca, tls_srv):
