@@ -535,6 +535,9 @@ class Newsroom:
     def __init__(self, articles: Iterable[NewsArticle | Mapping], host: str = "127.0.0.1", port: int = 0,
                  related: int = 5):
         self.articles = [as_article(a) for a in articles]
+        dupes = [i for i, n in Counter(a.id for a in self.articles).items() if n > 1]
+        if dupes:
+            raise ValueError(f"duplicate article ids: {dupes[:5]}")
         self.host = host
         self._want_port = port
         self._related_n = related
@@ -550,6 +553,7 @@ class Newsroom:
         self.feed_link_of: dict[str, str] = {}  # article id -> link as written in the feed
         self.feeds: list[dict] = []
         self.base_url = ""
+        self.visible: set[str] | None = None  # article ids listed in the feeds (None: all)
 
     # -- lifecycle --
     def start(self) -> "Newsroom":
@@ -641,8 +645,21 @@ class Newsroom:
             page = renderer.render(outlet, art, self.url_of[art.id], related)
             self._put(path, page.encode("utf-8"), "text/html; charset=utf-8", art.published or built)
 
+        self._by_outlet = by_outlet
+        self._built = built
+        self._render_feeds()
+        self.feeds = [{"name": o.slug, "url": self.base_url + o.feed_path, "outlet": o.name}
+                      for o in self.outlets.values()]
+
+        self._put("/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain; charset=utf-8", built)
+        index = "".join(f'<li><a href="{h(f["url"])}">{h(f["outlet"])}</a></li>' for f in self.feeds)
+        self._put("/", f"<!DOCTYPE html><title>Loopback newsroom</title><ul>{index}</ul>".encode(),
+                  "text/html; charset=utf-8", built)
+
+    def _render_feeds(self) -> None:
         for outlet in self.outlets.values():
-            arts = by_outlet[outlet.name]
+            arts = [a for a in self._by_outlet[outlet.name]
+                    if self.visible is None or a.id in self.visible]
             # Newest first, undated last in the given order -- how feeds usually list items.
             order = sorted(range(len(arts)), key=lambda i: (arts[i].published is None,
                                                             -(arts[i].published.timestamp() if arts[i].published else 0), i))
@@ -653,22 +670,28 @@ class Newsroom:
                         else f"tag:newsroom.invalid,2024:{outlet.slug}/{_stable(art.id) % 10**10}")
                 items.append((art, self.feed_link_of[art.id], guid))
             dates = [a.published for a in arts if a.published]
-            updated = max(dates) if dates else built
+            updated = max(dates) if dates else self._built
             if outlet.fmt == "rss":
                 doc, ctype = _rss(outlet, self.base_url, items, updated), "application/rss+xml; charset=utf-8"
             else:
                 doc, ctype = _atom(outlet, self.base_url, items, updated), "application/atom+xml; charset=utf-8"
             self._put(outlet.feed_path, doc.encode("utf-8"), ctype, updated)
-            self.feeds.append({"name": outlet.slug, "url": self.base_url + outlet.feed_path, "outlet": outlet.name})
 
-        self._put("/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain; charset=utf-8", built)
-        index = "".join(f'<li><a href="{h(f["url"])}">{h(f["outlet"])}</a></li>' for f in self.feeds)
-        self._put("/", f"<!DOCTYPE html><title>Loopback newsroom</title><ul>{index}</ul>".encode(),
-                  "text/html; charset=utf-8", built)
+    def publish(self, ids: Iterable[str] | None) -> None:
+        """Show only these articles in the feeds (None: all of them); pages stay reachable.
+
+        Lets a caller replay a stream: reveal articles in rounds and poll after each round."""
+        self.visible = None if ids is None else set(ids)
+        if self._server is not None:
+            self._render_feeds()
 
     def _put(self, path: str, body: bytes, ctype: str, modified: datetime) -> None:
         etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
-        self.resources[path] = _Resource(body, ctype, etag, modified.astimezone(UTC).replace(microsecond=0))
+        modified = modified.astimezone(UTC).replace(microsecond=0)
+        old = self.resources.get(path)
+        if old is not None and old.etag != etag and modified <= old.last_modified:
+            modified = old.last_modified + timedelta(seconds=1)  # changed content: newer date
+        self.resources[path] = _Resource(body, ctype, etag, modified)
 
     # -- serving --
     def _serve(self, req: BaseHTTPRequestHandler, head: bool) -> None:

@@ -412,21 +412,33 @@ def brotli_bomb(cache=None) -> bytes:
 
 MIB = 1 << 20
 
-# One child process measures every bomb: its memory is ours alone, and writing "5" to
-# /proc/self/clear_refs resets the peak (ru_maxrss / VmHWM) before each fetch, so each figure is
-# "peak during this fetch minus RSS just before it".
+# One child process measures every bomb, so the memory is the fetcher's alone. Before each fetch
+# writing "5" to /proc/self/clear_refs resets the peak RSS to the current RSS; after it we read
+# the peak from VmHWM. Not ru_maxrss: after fork+exec it also remembers the *parent's* RSS (Linux
+# keeps the pre-exec high-water mark), so a big pytest parent made every bomb read ~100 MB.
 CHILD = """
-import json, resource, sys, time
+import ctypes, gc, json, sys, time
 from ipaddress import ip_network
 from aggregator.fetch import Fetcher, FetchError
 from aggregator.settings import Settings
+
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
 small, cases = sys.argv[1], json.loads(sys.argv[2])
 out = {}
 with Fetcher(Settings(allow_networks=(ip_network("127.0.0.2/32"),), host_spacing=0, fetch_deadline=20)) as f:
     f.get(small)  # warm up: every lazy import and buffer the fetch path needs
     for name, url, cap in cases:
-        open("/proc/self/clear_refs", "w").write("5")
-        before = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
+        gc.collect()
+        try:  # hand the previous case's freed buffers back to the OS so they aren't reused
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except OSError:
+            pass
+        with open("/proc/self/clear_refs", "w") as c:
+            c.write("5")
+        before = status_kb("VmRSS")
         t0 = time.monotonic()
         try:
             f.get(url, max_bytes=cap)
@@ -434,7 +446,7 @@ with Fetcher(Settings(allow_networks=(ip_network("127.0.0.2/32"),), host_spacing
         except FetchError as e:
             kind = e.kind
         took = time.monotonic() - t0
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = status_kb("VmHWM")
         out[name] = {"kind": kind, "peak_delta_mb": round((peak - before) / 1024, 1), "seconds": round(took, 3)}
 print(json.dumps(out))
 """

@@ -19,7 +19,7 @@ from .features import Features
 from .index import BandIndex, TermIndex
 from .params import ClusterParams
 from .roles import REPORT, role_for
-from .stories import StoryVector, accumulate, cosine, shared_terms, weighted
+from .stories import StoryVector, accumulate, cosine, idf, shared_terms, weighted
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class _Article:
     vec: StoryVector
     nums: frozenset[str]
     names: frozenset[str]
+    norm: float = 0.0  # norm of the IDF-weighted vector as of norm_at documents
+    norm_at: int = 0
 
 
 class Clusterer:
@@ -54,6 +56,9 @@ class Clusterer:
         self._terms = TermIndex(p.posting_cap)
         self._expiry: list[tuple[datetime, int]] = []  # heap of (when, id)
         self._newest: datetime | None = None
+        # per-decision memo (IDF changes only between decisions); reset in _decide
+        self._idf_cache: dict[str, float] = {}
+        self._vec_cache = {}
 
     def __len__(self) -> int:
         return len(self._articles)
@@ -143,6 +148,27 @@ class Clusterer:
         return art
 
     # ----- the decision -----------------------------------------------------------------
+    def _weighted(self, art: _Article) -> tuple:
+        """The member's IDF-weighted vector, with a norm refreshed only when the stream has
+        grown by a quarter since it was computed: recomputing every member's norm under the
+        current IDF at every decision cost 8x the rest of assign (measured 33 vs 300 docs/s).
+        Deterministic: refreshes depend only on the stream."""
+        w = self._vec_cache.get(art.id)
+        if w is None:
+            n = self._terms.n_docs
+            if art.norm_at == 0 or n > art.norm_at * 1.25:
+                art.norm = weighted(art.vec, self._terms, self._idf_cache)[1]
+                art.norm_at = n
+            cache, index = self._idf_cache, self._terms
+            vec = {}
+            for t, x in art.vec.weights.items():
+                v = cache.get(t)
+                if v is None:
+                    v = cache[t] = idf(index, t)
+                vec[t] = x * v
+            w = self._vec_cache[art.id] = (vec, art.norm)
+        return w
+
     def _threshold(self, a: datetime, b: datetime) -> float:
         """Same-event reports cluster in time: demand more similarity the further apart they are."""
         p = self.params
@@ -163,7 +189,7 @@ class Clusterer:
         for mid in chosen:
             other = self._live(mid, art.when)
             if other is not None:
-                sims.append((cosine(q, weighted(other.vec, self._terms)), mid))
+                sims.append((cosine(q, self._weighted(other)), mid))
         if not sims:
             return 0.0, members[0]
         best, member = max(sims, key=lambda x: (x[0], -x[1]))
@@ -172,7 +198,9 @@ class Clusterer:
 
     def _decide(self, art: _Article) -> Decision:
         p = self.params
-        q = weighted(art.vec, self._terms)
+        self._idf_cache = {}
+        self._vec_cache = {}
+        q = weighted(art.vec, self._terms, self._idf_cache)
 
         # 1. story candidates: cheap accumulation, exact cosine on the best few
         acc = accumulate(q[0], self._terms, p)
@@ -182,7 +210,7 @@ class Clusterer:
             other = self._live(aid, art.when)
             if other is None:
                 continue
-            scored.append((cosine(q, weighted(other.vec, self._terms)), aid))
+            scored.append((cosine(q, self._weighted(other)), aid))
 
         # 2. copies: LSH candidates plus the best story candidates, exact signature check
         copy_ids = set(self._bands.query(art.sig)) | {aid for _, aid in scored}

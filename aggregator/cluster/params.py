@@ -19,7 +19,7 @@ class ClusterParams:
     num_perm: int = 128  # MinHash permutations; 128 → Jaccard std error ≈ 0.044 at J=0.5
     seed: int = 1
     shingle: int = 3  # words per shingle
-    lead_words: int = 60  # words of text after the title used for the story vector
+    lead_words: int = 100  # words of text after the title for the story vector (60: -0.014, 200: -0.01)
     max_text_words: int = 5000  # cap on the text that is shingled (bounds featurize cost)
 
     # --- copies (near-duplicate text) ---
@@ -30,12 +30,12 @@ class ClusterParams:
     wire_containment: float = 0.9  # a trimmed verbatim copy is still "wire"
 
     # --- stories (independent reports of the same event) ---
-    story_threshold: float = 0.20  # cosine (title+lead TF-IDF) needed to join a story, same day
-    story_threshold_far: float = 0.30  # ... needed when the articles are ``ramp_days`` or more apart
+    story_threshold: float = 0.16  # cosine (title+lead TF-IDF) needed to join a story, same day
+    story_threshold_far: float = 0.25  # ... needed when the articles are ``ramp_days`` or more apart
     ramp_days: float = 3.0  # the threshold rises linearly from same-day to this gap
-    link_max: float = 1.0  # story score = link_max * best member + (1 - link_max) * mean member
+    link_max: float = 0.5  # story score = link_max * best member + (1 - link_max) * mean member
     story_members: int = 16  # members of a candidate story compared exactly (first + newest)
-    title_weight: float = 2.0  # title terms count this many times in the story vector
+    title_weight: float = 3.0  # title terms count this many times in the story vector
     posting_cap: int = 64  # newest ids kept per term in the candidate index (bounded cost)
     rescore: int = 24  # articles scored exactly after the cheap accumulation pass
     max_df_ratio: float = 0.5  # terms in more than this share of the window offer no candidates

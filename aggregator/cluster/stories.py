@@ -34,8 +34,16 @@ def idf(index: TermIndex, term: str) -> float:
     return math.log((index.n_docs + 1) / (index.df.get(term, 0) + 1)) + 1.0
 
 
-def weighted(vec: StoryVector, index: TermIndex) -> tuple[dict[str, float], float]:
-    w = {t: x * idf(index, t) for t, x in vec.weights.items()}
+def weighted(vec: StoryVector, index: TermIndex, cache: dict[str, float] | None = None) -> tuple[dict[str, float], float]:
+    """IDF-weighted vector and its norm; ``cache`` memoises IDF within one decision."""
+    if cache is None:
+        cache = {}
+    w = {}
+    for t, x in vec.weights.items():
+        v = cache.get(t)
+        if v is None:
+            v = cache[t] = idf(index, t)
+        w[t] = x * v
     norm = math.sqrt(sum(v * v for v in w.values()))
     return w, norm
 

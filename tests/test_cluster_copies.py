@@ -1,0 +1,65 @@
+"""Copy detection: verbatim wire copies, trimmed copies, rewritten copies, stubs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Importable under plain `pytest` as well as `python -m pytest` (repo root on sys.path).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from datetime import UTC, datetime, timedelta
+
+from aggregator.cluster import COPY, REPORT, WIRE, Clusterer, featurize
+from test_cluster_texts import CHESS, words_text
+
+T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
+
+
+def _feed(c: Clusterer, items):
+    out = []
+    for n, (title, text) in enumerate(items, start=1):
+        out.append(c.assign(n, T0 + timedelta(hours=n), featurize(title, text)))
+    return out
+
+
+def test_verbatim_copy_is_wire():
+    body = " ".join(words_text(1, 25))
+    d = _feed(Clusterer(), [("Quarry council vote", body), ("Quarry council vote (AP)", body)])
+    assert d[0].role == REPORT and d[0].copy_of is None and d[0].story_id == 1
+    assert d[1].copy_of == 1 and d[1].story_id == 1
+    assert d[1].role == WIRE
+    assert d[1].reuse > 0.9 and d[1].evidence["method"] == "copy"
+
+
+def test_trimmed_copy_with_local_sentence():
+    sents = words_text(2, 30)
+    original = " ".join(sents)
+    trimmed = " ".join(sents[:20]) + " The Velmar county clerk said local roads stay open."
+    d = _feed(Clusterer(), [("Viaduct repairs", original), ("Viaduct repairs, local view", trimmed)])
+    assert d[1].copy_of == 1 and d[1].story_id == 1
+    assert d[1].role in (WIRE, COPY)
+    assert d[1].reuse >= 0.5
+
+
+def test_rewritten_copy_is_copy_not_wire():
+    sents = words_text(3, 30)
+    other = words_text(303, 30)
+    # keep two thirds of the sentences, rewrite every third one
+    edited = [o if i % 3 == 2 else s for i, (s, o) in enumerate(zip(sents, other))]
+    d = _feed(Clusterer(), [("Harbour budget", " ".join(sents)), ("Harbour budget", " ".join(edited))])
+    assert d[1].copy_of == 1
+    assert d[1].role == COPY
+    assert 0.5 <= d[1].reuse < 0.9
+
+
+def test_short_stubs_are_never_copies():
+    stub = "Watch the video. Article URL. Comments URL."
+    d = _feed(Clusterer(), [("Video", stub), ("Video", stub), CHESS])
+    assert all(x.copy_of is None for x in d)
+
+
+def test_unrelated_text_is_not_a_copy():
+    d = _feed(Clusterer(), [("A", " ".join(words_text(4, 25))), ("B", " ".join(words_text(5, 25)))])
+    assert d[1].copy_of is None

@@ -1,0 +1,131 @@
+"""Story decisions, restore/determinism, robustness, and a property test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Importable under plain `pytest` as well as `python -m pytest` (repo root on sys.path).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator.cluster import REPORT, ClusterParams, Clusterer, Features, featurize
+from test_cluster_texts import BRIDGE_A, BRIDGE_B, CHESS, FILLER, words_text
+
+T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
+
+
+def _stream():
+    """(title, text) items: background news, two reports of one event, copies, an outlier."""
+    body = " ".join(words_text(11, 25))
+    return [*FILLER, BRIDGE_A, CHESS, BRIDGE_B, ("Tunnel works", body), ("Tunnel works", body)]
+
+
+def _run(c: Clusterer, items, start: int = 1):
+    return [c.assign(n, T0 + timedelta(hours=n), featurize(t, x)) for n, (t, x) in enumerate(items, start=start)]
+
+
+def test_independent_report_with_shared_quote_joins_as_report():
+    d = _run(Clusterer(), _stream())
+    a, chess, b = d[3], d[4], d[5]
+    assert a.story_id == 4 and a.evidence["method"] == "new"
+    assert b.story_id == 4, b.evidence
+    assert b.role == REPORT and b.copy_of is None
+    assert b.evidence["method"] == "story" and b.evidence["shared_terms"]
+    assert chess.story_id == 5  # unrelated: founds its own story
+    assert [x.story_id for x in d[:3]] == [1, 2, 3]
+
+
+def test_window_separates_far_apart_articles():
+    c = Clusterer(ClusterParams(window_days=30))
+    c.assign(1, T0, featurize(*BRIDGE_A))
+    d = c.assign(2, T0 + timedelta(days=45), featurize(*BRIDGE_B))
+    assert d.story_id == 2
+
+
+def test_restore_then_assign_equals_uninterrupted():
+    items = _stream()
+    whole = Clusterer()
+    full = _run(whole, items)
+    cut = 4
+    restored = Clusterer()
+    for n, ((title, text), dec) in enumerate(zip(items[:cut], full[:cut]), start=1):
+        restored.restore(n, T0 + timedelta(hours=n), featurize(title, text), dec.story_id, dec.copy_of)
+    rest = _run(restored, items[cut:], start=cut + 1)
+    assert rest == full[cut:]
+    assert len(restored) == len(whole)
+
+
+def test_deterministic():
+    assert _run(Clusterer(), _stream()) == _run(Clusterer(), _stream())
+    assert featurize(*BRIDGE_A) == featurize(*BRIDGE_A)
+
+
+def test_features_roundtrip_and_scheme_check():
+    f = featurize(*BRIDGE_A)
+    assert Features.load(*f.dumps()) == f
+    assert f.language == "en"
+    other = ClusterParams(num_perm=64, lsh_bands=16)
+    try:
+        Clusterer(other).assign(1, T0, f)
+    except ValueError as e:
+        assert "scheme" in str(e)
+    else:
+        raise AssertionError("features of another scheme were accepted")
+
+
+def test_multilingual_and_empty_inputs_do_not_crash():
+    c = Clusterer()
+    samples = [
+        ("", ""),
+        ("   ", "\x00\ud800 broken"),
+        ("Erdbeben erschüttert die Stadt", "Ein Erdbeben der Stärke 5,1 hat am Morgen die Stadt erschüttert, sagte die Polizei."),
+        ("東京で地震", "東京で強い地震があり、多くの建物が揺れました。"),
+        ("Землетрясение в городе", "Сильное землетрясение произошло утром, сообщила полиция."),
+        ("زلزال يضرب المدينة", "ضرب زلزال قوي المدينة صباح اليوم"),
+        ("Headline only", ""),
+    ]
+    for n, (t, x) in enumerate(samples, start=1):
+        f = featurize(t, x, summary="feed summary text" if not x else "")
+        d = c.assign(n, T0, f)
+        assert d.story_id in range(1, n + 1)
+    assert featurize("Erdbeben", "Ein Erdbeben der Stärke 5,1 hat am Morgen die Stadt erschüttert, und die Polizei sagte, dass es keine Verletzten gab und die Schulen offen sind.").language == "de"
+
+
+def test_headline_only_fallback_uses_summary():
+    f = featurize("Bridge collapse in Marnholt", "", summary="Four injured as footbridge falls into Velder river")
+    assert f.data()["fb"] is True and "velder" in f.data()["l"]
+
+
+def test_move_reassigns():
+    c = Clusterer()
+    _run(c, _stream())
+    c.move(5, 4)
+    assert c.story_of(5) == 4
+
+
+_TEXTS = [BRIDGE_A, BRIDGE_B, CHESS, *FILLER, ("Tunnel", " ".join(words_text(11, 20)))]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_TEXTS) - 1), st.integers(0, 60 * 24 * 40)), max_size=20))
+def test_property_partition(events):
+    feats = [featurize(*t) for t in _TEXTS]
+    c = Clusterer()
+    story: dict[int, int] = {}
+    for n, (k, minutes) in enumerate(events, start=1):
+        d = c.assign(n, T0 + timedelta(minutes=minutes), feats[k])
+        assert d.story_id in story or d.story_id == n  # an existing article's id, or its own
+        assert d.story_id <= n
+        if d.copy_of is not None:
+            assert d.copy_of in story
+        assert 0.0 <= d.reuse <= 1.0
+        story[n] = d.story_id
+    # no article in two stories: members of each story are disjoint and cover what is live
+    members = [set(m) for m in c._stories.values()]
+    assert sum(len(m) for m in members) == len(set().union(*members)) == len(c)
