@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as _xml_escape
 
@@ -79,7 +80,7 @@ def as_article(obj: NewsArticle | Mapping) -> NewsArticle:
 
 
 def parse_datetime(value: str) -> datetime:
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
@@ -261,7 +262,7 @@ class _PageRenderer:
             f'<meta name="description" content="{h(summary)}">',
             f'<meta name="author" content="{h(author)}">',
             f'<link rel="canonical" href="{h(url)}">',
-            f'<meta property="og:type" content="article">',
+            '<meta property="og:type" content="article">',
             f'<meta property="og:title" content="{h(title)}">',
             f'<meta property="og:description" content="{h(summary)}">',
             f'<meta property="og:url" content="{h(url)}">',
@@ -269,8 +270,8 @@ class _PageRenderer:
             f'<meta property="og:image" content="{self.base_url}/{outlet.slug}/static/share-{_stable(art.id) % 97}.jpg">',
             '<meta name="twitter:card" content="summary_large_image">',
             f'<link rel="stylesheet" href="/{outlet.slug}/static/site.{_stable(outlet.slug) % 10**6:06d}.css">',
-            f'<link rel="alternate" type="application/{outlet.fmt}+xml" title="{h(outlet.name)}" '
-            f'href="{self.base_url}{outlet.feed_path}">',
+            (f'<link rel="alternate" type="application/{outlet.fmt}+xml" title="{h(outlet.name)}" '
+             f'href="{self.base_url}{outlet.feed_path}">'),
         ]
         if d:
             head.append(f'<meta property="article:published_time" content="{d.isoformat()}">')
@@ -464,8 +465,8 @@ class _PageRenderer:
 def _rss(outlet: Outlet, base: str, items: list[tuple[NewsArticle, str, str]], built: datetime) -> str:
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-        'xmlns:atom="http://www.w3.org/2005/Atom">',
+        ('<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+         'xmlns:atom="http://www.w3.org/2005/Atom">'),
         "<channel>",
         f"<title>{xml(outlet.name)} - Top Stories</title>",
         f"<link>{xml(base)}/{outlet.slug}/</link>",
@@ -556,7 +557,7 @@ class Newsroom:
         self.visible: set[str] | None = None  # article ids listed in the feeds (None: all)
 
     # -- lifecycle --
-    def start(self) -> "Newsroom":
+    def start(self) -> Self:
         newsroom = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -594,7 +595,7 @@ class Newsroom:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "Newsroom":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

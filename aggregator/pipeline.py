@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +63,25 @@ class Services:
         )
         self.cluster_lock = threading.Lock()
         self.clusterer = self._load_clusterer()
+        # Pages being fetched/extracted by some gather but not yet stored: a second feed that
+        # carries the same article in the same round waits for the first one's result instead of
+        # downloading the page again.
+        self._pages: dict[str, Future] = {}
+        self._pages_lock = threading.Lock()
+
+    def page_slot(self, url: str) -> tuple[Future, bool]:
+        """(future, owner): the owner fills the future; others wait on it."""
+        with self._pages_lock:
+            fut = self._pages.get(url)
+            if fut is not None:
+                return fut, False
+            fut = self._pages[url] = Future()
+            return fut, True
+
+    def release_pages(self, urls) -> None:
+        with self._pages_lock:
+            for url in urls:
+                self._pages.pop(url, None)
 
     def _load_clusterer(self) -> cluster.Clusterer:
         """Replay the window's fingerprints in id order: the same state as before the restart."""
@@ -89,23 +108,48 @@ class Services:
         self.close()
 
 
+@dataclass
+class Candidate:
+    """A new article, fetched, extracted and fingerprinted, ready to be clustered and stored."""
+
+    article: NewArticle
+    guid: str
+    link: str
+    features: cluster.Features
+    when: datetime  # publication time (or first seen): the clustering stream's clock
+    page_url: str = ""  # the key of the shared page slot (the URL before rel=canonical)
+
+
+@dataclass
+class Poll:
+    """What gathering one feed produced; ``commit`` stores it."""
+
+    feed: FeedRow
+    report: FeedReport
+    candidates: list[Candidate] = field(default_factory=list)
+    success: FeedOutcome | None = None  # written after the candidates are stored
+
+
 def refresh_feed(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> FeedReport:
     """Poll one feed and store what is new. Never raises for a bad feed: the outcome is
     recorded on the feed and returned."""
+    (report,) = commit(svc, [gather(svc, feed, now=now)])
+    return report
+
+
+def gather(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> Poll:
+    """Everything up to the write: fetch the feed, parse it, find the new entries, fetch and
+    extract their pages. Runs concurrently for many feeds; a failure is recorded on the feed
+    here (it changes no validator)."""
     now = now or datetime.now(UTC)
-    report = FeedReport(feed=feed.name, ok=False)
+    poll = Poll(feed, FeedReport(feed=feed.name, ok=False))
+    report = poll.report
     settings = svc.settings
 
-    def fail(error: str, status: int | None = None, retry_after: str | None = None) -> FeedReport:
+    def fail(error: str, status: int | None = None, retry_after: str | None = None) -> Poll:
+        _record_failure(svc, feed, now, error, status, retry_after)
         report.error, report.status = error, status
-        outcome = FeedOutcome(
-            fetched_at=now, status=status, error=error,
-            next_check_at=next_check(now, feed, settings, error_count=feed.error_count + 1,
-                                     retry_after=retry_after),
-        )
-        svc.store.record_poll(feed.id, outcome, error_limit=settings.error_limit)
-        log.warning("feed failed", extra={"feed_url": feed.url, "error": error})
-        return report
+        return poll
 
     try:
         resp = svc.fetcher.get(
@@ -118,22 +162,22 @@ def refresh_feed(svc: Services, feed: FeedRow, *, now: datetime | None = None) -
     report.status = resp.status
     if resp.not_modified:
         report.ok = report.not_modified = True
-        svc.store.record_poll(feed.id, FeedOutcome(
+        poll.success = FeedOutcome(
             fetched_at=now, status=304, error=None, keep_validators=True,
             next_check_at=next_check(now, feed, settings, headers=resp.headers),
-        ))
-        return report
+        )
+        return poll
 
     body_hash = hashlib.sha256(resp.body).hexdigest()
     if body_hash == feed.body_hash:
         # Same bytes as last time (a server without validators): nothing to parse.
         report.ok = report.not_modified = True
-        svc.store.record_poll(feed.id, FeedOutcome(
+        poll.success = FeedOutcome(
             fetched_at=now, status=resp.status, error=None,
             etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
             next_check_at=next_check(now, feed, settings, headers=resp.headers),
-        ))
-        return report
+        )
+        return poll
 
     try:
         parsed = parse_feed(resp.body, resp.headers, now=now)
@@ -144,32 +188,69 @@ def refresh_feed(svc: Services, feed: FeedRow, *, now: datetime | None = None) -
     known = svc.store.known_guids(feed.id, (e.guid for e in parsed.entries))
     fresh = [e for e in parsed.entries if e.guid not in known]
     report.known = len(parsed.entries) - len(fresh)
-    # Oldest first, so a story's first member is the earliest report.
-    fresh.sort(key=lambda e: (e.published or now))
-    try:
-        for entry in fresh:
-            story = _ingest_entry(svc, feed, entry, now)
-            if story is not None:
-                report.new_articles += story[1]
-                report.stories.add(story[0])
-    except Exception as exc:  # the store failed: leave validators alone so nothing is lost
-        log.exception("store failed during feed", extra={"feed_url": feed.url})
-        svc.reload_clusterer()
-        return fail(f"store: {type(exc).__name__}: {exc}", resp.status)
-
-    svc.store.record_poll(feed.id, FeedOutcome(
+    for entry in fresh:
+        candidate = _prepare(svc, feed, entry, now)
+        if candidate is not None:
+            poll.candidates.append(candidate)
+    poll.success = FeedOutcome(
         fetched_at=now, status=resp.status, error=None,
         etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
         body_hash=body_hash, title=parsed.title or None,
         next_check_at=next_check(now, feed, settings, headers=resp.headers,
                                  ttl_minutes=parsed.ttl_minutes),
-    ))
+    )
     report.ok = True
-    return report
+    return poll
 
 
-def _ingest_entry(svc: Services, feed: FeedRow, entry: Entry, now: datetime):
-    """Store one feed entry. Returns (story id, 1 if a new article else 0), or None."""
+def commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
+    """Cluster and store the new articles of these polls in publication order (the stream the
+    clusterer sees does not depend on which feed answered first), then write each feed's
+    outcome. A feed whose articles could not all be stored keeps its old validators, so the
+    next poll brings the rest."""
+    queue = sorted(
+        ((c.when, c.article.url, n, c) for n, p in enumerate(polls) for c in p.candidates),
+        key=lambda t: t[:3],
+    )
+    broken: dict[int, str] = {}
+    for _, _, n, cand in queue:
+        poll = polls[n]
+        if n in broken:
+            continue
+        try:
+            story_id, created = _store(svc, poll.feed, cand)
+        except Exception as exc:
+            log.exception("store failed", extra={"feed_url": poll.feed.url})
+            svc.reload_clusterer()  # it may hold a decision the store rolled back
+            broken[n] = f"store: {type(exc).__name__}: {exc}"
+            continue
+        poll.report.new_articles += int(created)
+        poll.report.stories.add(story_id)
+    svc.release_pages(c.page_url for p in polls for c in p.candidates)
+    now = datetime.now(UTC)
+    for n, poll in enumerate(polls):
+        if n in broken:
+            poll.report.ok, poll.report.error = False, broken[n]
+            _record_failure(svc, poll.feed, now, broken[n], poll.report.status, None)
+        elif poll.success is not None:
+            svc.store.record_poll(poll.feed.id, poll.success)
+    return [p.report for p in polls]
+
+
+def _record_failure(svc: Services, feed: FeedRow, now: datetime, error: str,
+                    status: int | None, retry_after: str | None) -> None:
+    outcome = FeedOutcome(
+        fetched_at=now, status=status, error=error,
+        next_check_at=next_check(now, feed, svc.settings, error_count=feed.error_count + 1,
+                                 retry_after=retry_after),
+    )
+    svc.store.record_poll(feed.id, outcome, error_limit=svc.settings.error_limit)
+    log.warning("feed failed", extra={"feed_url": feed.url, "error": error})
+
+
+def _prepare(svc: Services, feed: FeedRow, entry: Entry, now: datetime) -> Candidate | None:
+    """Fetch, extract and fingerprint one new entry; None when the article is already stored
+    (then the entry is linked to it)."""
     url = canonical_url(entry.link)
     if not url:
         # No usable link: identify it by feed and GUID; it can only be shown with its summary.
@@ -179,24 +260,16 @@ def _ingest_entry(svc: Services, feed: FeedRow, entry: Entry, now: datetime):
         svc.store.add_entry(feed.id, entry.guid, existing, entry.link, now)
         return None
 
-    html, note = "", ""
-    if url.startswith("http"):
+    page_url = url
+    fut, owner = svc.page_slot(url)
+    if owner:
         try:
-            page = svc.fetcher.get(entry.link, accept="text/html,application/xhtml+xml",
-                                   max_bytes=svc.settings.max_page_bytes,
-                                   allowed_types=PAGE_TYPES)
-            html = page.body.decode(_charset(page.headers), errors="replace")
-        except FetchError as exc:
-            note = f"fetch: {exc}"
-            log.info("page not fetched", extra={"article_url": entry.link, "error": str(exc)})
-    job = Job(html=html, url=entry.link, title=entry.title, summary=entry.summary)
-    try:
-        ex, features = svc.extractor.run(job)
-    except ExtractError as exc:
-        note = str(exc)
-        ex, features = _fallback(entry, note)
-    if note and not ex.note:
-        ex = _with_note(ex, note)
+            fut.set_result(_fetch_and_extract(svc, entry, url))
+        except BaseException as exc:
+            fut.set_exception(exc)
+            svc.release_pages([url])
+            raise
+    ex, features = fut.result()
 
     # The page may name its canonical URL (rel=canonical); trust it only on the same site, or
     # any page could claim to be another outlet's article.
@@ -217,16 +290,43 @@ def _ingest_entry(svc: Services, feed: FeedRow, entry: Entry, now: datetime):
         site_name=ex.site_name, extraction=ex.method, extraction_note=ex.note,
         fp_scheme=features.scheme, fp_signature=features.signature, fp_payload=features.payload,
     )
-    when = published or now
+    return Candidate(article, entry.guid, entry.link, features, published or now, page_url)
+
+
+def _fetch_and_extract(svc: Services, entry: Entry, url: str):
+    html, note = "", ""
+    if url.startswith("http"):
+        try:
+            page = svc.fetcher.get(entry.link, accept="text/html,application/xhtml+xml",
+                                   max_bytes=svc.settings.max_page_bytes,
+                                   allowed_types=PAGE_TYPES)
+            html = page.body.decode(_charset(page.headers), errors="replace")
+        except FetchError as exc:
+            note = f"fetch: {exc}"
+            log.info("page not fetched", extra={"article_url": entry.link, "error": str(exc)})
+    job = Job(html=html, url=entry.link, title=entry.title, summary=entry.summary)
+    try:
+        ex, features = svc.extractor.run(job)
+    except ExtractError as exc:
+        note = str(exc)
+        ex, features = _fallback(entry, note)
+    if note and not ex.note:
+        ex = _with_note(ex, note)
+    return ex, features
+
+
+def _store(svc: Services, feed: FeedRow, cand: Candidate) -> tuple[int, bool]:
+    """Cluster and write one article (one transaction). Returns (story id, created)."""
 
     def assign(article_id: int) -> Membership:
-        d = svc.clusterer.assign(article_id, when, features, feed.outlet)
+        d = svc.clusterer.assign(article_id, cand.when, cand.features, feed.outlet)
         return Membership(d.story_id, d.copy_of, d.role, d.reuse, d.score, d.evidence)
 
     with svc.cluster_lock:
-        aid, membership, created = svc.store.add_article(article, entry.guid, entry.link, assign)
-    log.debug("article stored", extra={"article_url": url, "story_id": membership.story_id})
-    return membership.story_id, int(created)
+        aid, membership, created = svc.store.add_article(cand.article, cand.guid, cand.link, assign)
+    log.debug("article stored", extra={"article_url": cand.article.url,
+                                       "story_id": membership.story_id})
+    return membership.story_id, created
 
 
 def _fallback(entry: Entry, note: str):
@@ -258,20 +358,24 @@ def _charset(headers: dict[str, str]) -> str:
 
 def poll_once(svc: Services, feeds: list[FeedRow], *, workers: int | None = None,
               progress=None) -> list[FeedReport]:
-    """Refresh every given feed once, on a bounded pool of threads, in feed order."""
+    """Refresh every given feed once: gather them on a bounded pool of threads, then store all
+    new articles in publication order (so the stories do not depend on which server answered
+    first)."""
     workers = max(1, min(workers or svc.settings.poll_workers, len(feeds) or 1))
-    reports: list[FeedReport] = []
+    polls: list[Poll] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
-        for report in pool.map(lambda f: _safe_refresh(svc, f), feeds):
-            reports.append(report)
+        for poll in pool.map(lambda f: _safe_gather(svc, f), feeds):
+            polls.append(poll)
             if progress:
-                progress(report)
-    return reports
+                progress(poll.report)
+    return commit(svc, polls)
 
 
-def _safe_refresh(svc: Services, feed: FeedRow) -> FeedReport:
+def _safe_gather(svc: Services, feed: FeedRow) -> Poll:
     try:
-        return refresh_feed(svc, feed)
+        return gather(svc, feed)
     except Exception as exc:  # a bug must not stop the other feeds
-        log.exception("refresh crashed", extra={"feed_url": feed.url})
-        return FeedReport(feed=feed.name, ok=False, error=f"internal: {type(exc).__name__}: {exc}")
+        log.exception("gather crashed", extra={"feed_url": feed.url})
+        poll = Poll(feed, FeedReport(feed=feed.name, ok=False,
+                                     error=f"internal: {type(exc).__name__}: {exc}"))
+        return poll

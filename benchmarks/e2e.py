@@ -106,7 +106,7 @@ def word_f1(predicted: str, gold: str) -> float:
 
 def _cli(args: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "aggregator.cli", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, check=False, timeout=timeout)
 
 
 def run_file(path: Path, limit: int | None = None, keep: Path | None = None,

@@ -108,7 +108,7 @@ def test_pages_hold_text_inside_chrome(newsroom):
     assert f'<link rel="canonical" href="{newsroom.url_of[art.id]}">' in page
     assert 'property="og:title"' in page and 'property="og:site_name"' in page
     assert "<h1" in page
-    nav = re.search(r"<nav[^>]*Sections.*?</nav>", page, re.S)
+    nav = re.search(r"<nav[^>]*Sections.*?</nav>", page, re.DOTALL)
     assert nav and nav.group(0).count("<a ") >= 10
     assert "Breadcrumb" in page
     assert "Related Stories" in page
@@ -209,3 +209,25 @@ def test_fixture_articles_shape():
     assert len(shared) <= 2 and all('"' in p for p in shared)  # only quote paragraphs coincide
     for outlet in {a.outlet for a in seed}:
         assert sum(a.outlet == outlet and a.extra.get("story") != "seed-storm" for a in arts) >= 2
+
+
+def test_publish_reveals_articles_in_rounds():
+    arts = _articles()
+    with Newsroom(arts) as nr:
+        feed = nr.feeds[0]
+        nr.publish([])
+        status, headers, body = _get(feed["url"])
+        assert status == 200 and not feedparser.parse(io.BytesIO(body)).entries
+        nr.publish(None)
+        status, _, body = _get(feed["url"], {"If-None-Match": headers["etag"],
+                                             "If-Modified-Since": headers["last-modified"]})
+        assert status == 200  # changed content is never answered with 304
+        expected = sum(a.outlet == feed["outlet"] for a in arts)
+        assert len(feedparser.parse(io.BytesIO(body)).entries) == expected
+
+
+def test_duplicate_ids_are_refused():
+    arts = _articles()[:2]
+    arts[1].id = arts[0].id
+    with pytest.raises(ValueError):
+        Newsroom(arts)

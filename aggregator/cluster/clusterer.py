@@ -150,13 +150,13 @@ class Clusterer:
     # ----- the decision -----------------------------------------------------------------
     def _weighted(self, art: _Article) -> tuple:
         """The member's IDF-weighted vector, with a norm refreshed only when the stream has
-        grown by a quarter since it was computed: recomputing every member's norm under the
+        grown by 5 % since it was computed: recomputing every member's norm under the
         current IDF at every decision cost 8x the rest of assign (measured 33 vs 300 docs/s).
         Deterministic: refreshes depend only on the stream."""
         w = self._vec_cache.get(art.id)
         if w is None:
             n = self._terms.n_docs
-            if art.norm_at == 0 or n > art.norm_at * 1.25:
+            if art.norm_at == 0 or n > art.norm_at * 1.05:
                 art.norm = weighted(art.vec, self._terms, self._idf_cache)[1]
                 art.norm_at = n
             cache, index = self._idf_cache, self._terms

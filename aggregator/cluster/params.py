@@ -34,10 +34,10 @@ class ClusterParams:
     story_threshold_far: float = 0.25  # ... needed when the articles are ``ramp_days`` or more apart
     ramp_days: float = 3.0  # the threshold rises linearly from same-day to this gap
     link_max: float = 0.5  # story score = link_max * best member + (1 - link_max) * mean member
-    story_members: int = 16  # members of a candidate story compared exactly (first + newest)
+    story_members: int = 8  # members of a candidate story compared exactly (first + newest)
     title_weight: float = 3.0  # title terms count this many times in the story vector
     posting_cap: int = 64  # newest ids kept per term in the candidate index (bounded cost)
-    rescore: int = 24  # articles scored exactly after the cheap accumulation pass
+    rescore: int = 12  # articles scored exactly after the cheap accumulation pass
     max_df_ratio: float = 0.5  # terms in more than this share of the window offer no candidates
     window_days: float = 30.0  # articles further apart than this never share a story
 
