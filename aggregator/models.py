@@ -7,7 +7,7 @@ Times are timezone-aware UTC ``datetime`` objects everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 

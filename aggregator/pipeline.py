@@ -23,7 +23,7 @@ from store import FeedOutcome, FeedRow, Membership, NewArticle, open_store
 
 from . import cluster
 from .extract import ExtractError, ExtractorPool, Job
-from .fetch import FetchError, Fetcher
+from .fetch import Fetcher, FetchError
 from .identity import canonical_url, same_site
 from .models import Entry
 from .parse import ParseError, parse_feed

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator.cluster import ClusterParams, Clusterer, Features, featurize
+from aggregator.cluster import Clusterer, ClusterParams, Features, featurize
 from benchmarks.scoring import SHARED_DATA, bcubed, copy_precision, load_labeled, pairwise
 
 DEFAULT_FILES = ("giveme5w1h", "ecbplus", "pac", "basil", "newswcl50")

@@ -23,9 +23,9 @@ from .sqlite import SQLiteStore, StoreError
 def open_store(url: str) -> SQLiteStore:
     if url.startswith("sqlite:///"):
         return SQLiteStore(Path(url[len("sqlite:///") :]))
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         raise StoreError("store: the PostgreSQL backend is not built yet (use sqlite:///PATH)")
     raise StoreError(f"store: unsupported database URL {url!r} (expected sqlite:///PATH)")
 
 
-__all__ = ["open_store", "SQLiteStore", "StoreError"]
+__all__ = ["SQLiteStore", "StoreError", "open_store"]

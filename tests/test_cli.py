@@ -53,9 +53,10 @@ def test_poll_once_records_failures_and_exits_zero(tmp_path):
 
 
 def test_stories_json_lines(tmp_path, capsys):
-    from store import Membership, NewArticle, open_store
-    from aggregator.models import FeedConfig
     from datetime import UTC, datetime
+
+    from aggregator.models import FeedConfig
+    from store import Membership, NewArticle, open_store
 
     db = f"sqlite:///{tmp_path}/s.db"
     st = open_store(db)

@@ -11,10 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest
 
+from aggregator.cluster import ClusterParams
 from benchmarks.clustering import run_file
 from benchmarks.scoring import SHARED_DATA
-
-from aggregator.cluster import ClusterParams
 
 pytestmark = pytest.mark.shared_data
 

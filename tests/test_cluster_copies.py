@@ -11,8 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datetime import UTC, datetime, timedelta
 
-from aggregator.cluster import COPY, REPORT, WIRE, Clusterer, featurize
 from test_cluster_texts import CHESS, words_text
+
+from aggregator.cluster import COPY, REPORT, WIRE, Clusterer, featurize
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 

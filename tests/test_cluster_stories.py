@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from aggregator.cluster import REPORT, ClusterParams, Clusterer, Features, featurize
 from test_cluster_texts import BRIDGE_A, BRIDGE_B, CHESS, FILLER, words_text
+
+from aggregator.cluster import REPORT, Clusterer, ClusterParams, Features, featurize
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from html import escape
 
 import pytest
 
-from aggregator.pipeline import Services, poll_once, refresh_feed
 from aggregator.models import FeedConfig
+from aggregator.pipeline import Services, poll_once, refresh_feed
 from tests.servers import Reply, Server
 
 WIRE = [

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from .copies import CopyMatch, best_copy
+from .copies import best_copy
 from .features import Features
 from .index import BandIndex, TermIndex
 from .params import ClusterParams

@@ -1,0 +1,149 @@
+"""Articles, their feed entries and their place in a story."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+
+from .records import (
+    FingerprintRow,
+    Membership,
+    NewArticle,
+)
+from .timefmt import from_db, to_db
+
+
+class ArticlesMixin:
+    """Methods of the store that concern articles (mixed into the backend class)."""
+
+    def known_guids(self, feed_id: int, guids: Iterable[str]) -> set[str]:
+        guids = list(guids)
+        known: set[str] = set()
+        r = self._r()
+        for i in range(0, len(guids), 500):
+            chunk = guids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                row[0]
+                for row in r.execute(
+                    f"SELECT guid FROM entries WHERE feed_id = ? AND guid IN ({marks})",
+                    [feed_id, *chunk],
+                )
+            )
+        return known
+
+    def find_article(self, urls: Iterable[str]) -> int | None:
+        """The id of the article stored under any of these canonical URLs."""
+        for url in urls:
+            if not url:
+                continue
+            row = self._r().execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone()
+            if row:
+                return int(row[0])
+        return None
+
+    def add_entry(self, feed_id: int, guid: str, article_id: int, link: str, seen: datetime) -> None:
+        """Record that a feed carries an article we already have."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO entries (feed_id, guid, article_id, link, seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (feed_id, guid, article_id, link, to_db(seen)),
+            )
+
+    def add_article(
+        self,
+        article: NewArticle,
+        guid: str,
+        link: str,
+        assign: Callable[[int], Membership],
+    ) -> tuple[int, Membership, bool]:
+        """Store a new article, its entry and its story membership in one transaction.
+
+        ``assign(article_id)`` is called inside the transaction (story assignment is serialised
+        with the write). Returns (article id, membership, created). When another writer stored the
+        same URL first, the existing article gets the entry and ``created`` is False."""
+        with self._tx() as c:
+            row = c.execute("SELECT id FROM articles WHERE url = ?", (article.url,)).fetchone()
+            if row:
+                aid = int(row[0])
+                c.execute(
+                    "INSERT OR IGNORE INTO entries (feed_id, guid, article_id, link, seen_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (article.feed_id, guid, aid, link, to_db(article.first_seen)),
+                )
+                m = self._membership(c, aid)
+                return aid, m, False
+            cur = c.execute(
+                """INSERT INTO articles (url, title, author, published, first_seen, outlet, feed_id,
+                     summary, text, language, site_name, extraction, extraction_note,
+                     fp_scheme, fp_signature, fp_payload)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    article.url, article.title, article.author, to_db(article.published),
+                    to_db(article.first_seen), article.outlet, article.feed_id, article.summary,
+                    article.text, article.language, article.site_name, article.extraction,
+                    article.extraction_note, article.fp_scheme, article.fp_signature,
+                    article.fp_payload,
+                ),
+            )
+            aid = int(cur.lastrowid)
+            c.execute(
+                "INSERT OR IGNORE INTO entries (feed_id, guid, article_id, link, seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (article.feed_id, guid, aid, link, to_db(article.first_seen)),
+            )
+            m = assign(aid)
+            self._join_story(c, aid, m, article)
+            return aid, m, True
+
+    def _membership(self, c: sqlite3.Connection, aid: int) -> Membership:
+        r = c.execute(
+            "SELECT story_id, copy_of, role, reuse, score, evidence FROM articles WHERE id = ?",
+            (aid,),
+        ).fetchone()
+        return Membership(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
+
+    def _join_story(self, c: sqlite3.Connection, aid: int, m: Membership, a: NewArticle) -> None:
+        when = to_db(a.published or a.first_seen)
+        if m.story_id == aid:
+            c.execute(
+                "INSERT INTO stories (id, title, first_seen, updated, latest) VALUES (?, ?, ?, ?, ?)",
+                (aid, a.title, to_db(a.first_seen), to_db(a.first_seen), when),
+            )
+        c.execute(
+            """UPDATE articles SET story_id = ?, copy_of = ?, role = ?, reuse = ?, score = ?,
+                 evidence = ? WHERE id = ?""",
+            (m.story_id, m.copy_of, m.role, m.reuse, m.score, json.dumps(m.evidence), aid),
+        )
+        c.execute(
+            """UPDATE stories SET updated = ?, latest = MAX(latest, ?) WHERE id = ?""",
+            (to_db(a.first_seen), when, m.story_id),
+        )
+        self._recount(c, m.story_id)
+
+    def _recount(self, c: sqlite3.Connection, story_id: int) -> None:
+        c.execute(
+            """UPDATE stories SET
+                 size = (SELECT COUNT(*) FROM articles WHERE story_id = stories.id),
+                 outlets = (SELECT COUNT(DISTINCT outlet) FROM articles WHERE story_id = stories.id),
+                 reports = (SELECT COUNT(*) FROM articles
+                            WHERE story_id = stories.id AND role = 'report')
+               WHERE id = ?""",
+            (story_id,),
+        )
+
+    def fingerprints(self, since: datetime | None = None) -> Iterator[FingerprintRow]:
+        """Every article's fingerprint in id order (the clusterer replays them at start-up)."""
+        sql = (
+            "SELECT id, COALESCE(published, first_seen) AS t, story_id, copy_of, fp_scheme, "
+            "fp_signature, fp_payload FROM articles WHERE story_id IS NOT NULL"
+        )
+        args: list = []
+        if since is not None:
+            sql += " AND COALESCE(published, first_seen) >= ?"
+            args.append(to_db(since))
+        for r in self._r().execute(sql + " ORDER BY id", args):
+            yield FingerprintRow(r[0], from_db(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6])
