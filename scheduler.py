@@ -1,10 +1,18 @@
 """The daemon: when things happen.
 
-One APScheduler interval job ticks; each tick asks the store for due feeds and hands them to a
-bounded thread pool that runs ``pipeline.refresh_feed``. The schedule itself lives in the store
-(``feeds.next_check_at``), so a restart resumes it: nothing is polled early. The reader web UI is
-served from the same process. SIGTERM/SIGINT stop claiming feeds, let in-flight refreshes finish
-(each one is bounded by its fetch and extraction deadlines) and exit; SIGHUP re-reads feeds.yaml.
+One APScheduler interval job ticks; each tick *claims* due feeds from the store (enabled, under
+the error limit, at most ``host_claim_cap`` per host, each claim a lease written on the feed) and
+hands them to a bounded thread pool that runs ``pipeline.refresh_feed``. The schedule lives in
+the store (``feeds.next_check_at`` + ``claimed_until``), so a restart resumes it: nothing is
+polled early, and a dead daemon's claims come back when their lease ends. The reader web UI is
+served from the same process.
+
+Signals (the main thread handles them; uvicorn runs in a thread so it installs none):
+SIGTERM/SIGINT stop claiming, cancel queued polls (their claims are released), give in-flight
+polls ``shutdown_grace`` seconds, then abandon the rest: the store's write lock is taken first,
+so no transaction is cut in half (SQLite rolls back whatever was not committed), and the
+process exits. SIGHUP, or a new mtime of feeds.yaml seen by a tick, reloads the feed list; an
+invalid file keeps the old list and logs every problem.
 
     python scheduler.py [--feeds feeds.yaml] [--db sqlite:///data/aggregator.db]
 """
@@ -12,9 +20,12 @@ served from the same process. SIGTERM/SIGINT stop claiming feeds, let in-flight 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -29,59 +40,125 @@ TICK_SECONDS = 15
 
 
 class Daemon:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, svc: Services | None = None) -> None:
         self.settings = settings
-        self.svc = Services(settings)
+        self.svc = svc or Services(settings)
         self.pool = ThreadPoolExecutor(settings.poll_workers, thread_name_prefix="refresh")
         self.in_flight: set[int] = set()
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
+        self.stopping = self.svc.stopping
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.owner = f"{os.getpid()}@{socket.gethostname()}"
+        self._feeds_mtime: float | None = None
+
+    # -- the feed list --------------------------------------------------------------------------
 
     def reload_feeds(self) -> bool:
         """Re-read feeds.yaml; an invalid file keeps the current list (and says why)."""
+        self._feeds_mtime = self._mtime()
         try:
             feeds = load_feeds(self.settings.feeds_path)
         except ConfigError as exc:
-            log.error("feeds file invalid; keeping the previous feed list:\n%s", exc)
+            log.error("feeds file invalid; keeping the previous feed list:\n%s", exc,
+                      extra={"error": str(exc)})
             return False
         self.svc.store.sync_feeds(feeds)
         log.info("feeds loaded", extra={"feeds": len(feeds)})
         return True
 
-    def tick(self) -> None:
+    def _mtime(self) -> float | None:
+        try:
+            return os.stat(self.settings.feeds_path).st_mtime_ns
+        except OSError:
+            return None
+
+    def reload_if_changed(self) -> bool:
+        """Reload when feeds.yaml's mtime moved since the last (attempted) load."""
+        if self._mtime() != self._feeds_mtime:
+            return self.reload_feeds()
+        return False
+
+    # -- the tick -------------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> list:
+        """Claim what is due and start it; returns the claimed feeds."""
         if self.stopping.is_set():
-            return
-        now = datetime.now(UTC)
-        for feed in self.svc.store.due_feeds(now):
+            return []
+        self.reload_if_changed()
+        now = now or datetime.now(UTC)
+        with self.lock:
+            free = self.settings.poll_workers * 2 - len(self.in_flight)
+        if free <= 0:
+            return []
+        claimed = self.svc.store.claim_due_feeds(
+            now, owner=self.owner, lease=self.settings.claim_lease, limit=free,
+            per_host=self.settings.host_claim_cap, error_limit=self.settings.error_limit,
+        )
+        for feed in claimed:
             with self.lock:
-                if feed.id in self.in_flight:
-                    continue
                 self.in_flight.add(feed.id)
             self.pool.submit(self._refresh, feed)
+        return claimed
 
     def _refresh(self, feed) -> None:
         try:
             if not self.stopping.is_set():
                 report = refresh_feed(self.svc, feed)
-                log.info("feed refreshed", extra={"feed_url": feed.url, "articles": report.new_articles})
+                log.info("feed refreshed", extra={
+                    "feed_url": feed.url, "articles": report.new_articles,
+                    "status": report.status, "error": report.error})
         except Exception:
             log.exception("refresh crashed", extra={"feed_url": feed.url})
         finally:
+            if self.stopping.is_set():
+                # Not polled, or abandoned half-way: give the claim back, the feed stays due.
+                try:
+                    self.svc.store.release_claims([feed.id])
+                except Exception:
+                    log.exception("claim not released", extra={"feed_url": feed.url})
             with self.lock:
                 self.in_flight.discard(feed.id)
+
+    def wait_idle(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if not self.in_flight:
+                    return True
+            time.sleep(0.05)
+        with self.lock:
+            return not self.in_flight
+
+    # -- life cycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
         self.scheduler.add_job(self.tick, "interval", seconds=TICK_SECONDS, id="tick",
                                next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)
         self.scheduler.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop claiming, cancel queued polls, wait up to ``timeout`` seconds for in-flight ones.
+
+        True: everything finished and the services are closed. False: some polls are still
+        running; the store's write lock is then held (no transaction can start or be cut half
+        way) and the caller should exit the process at once."""
+        timeout = self.settings.shutdown_grace if timeout is None else timeout
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        self.svc.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.wait_idle(timeout):
+            self.svc.close()
+            return True
+        with self.lock:
+            left = sorted(self.in_flight)
+        log.warning("shutdown: abandoning in-flight polls", extra={"feeds": len(left)})
+        # Abandoned feeds stay due: the next start polls them at once instead of after the lease.
+        self.svc.store.release_claims(left)
+        if self.svc.store.hold_writes(timeout=max(5.0, timeout)):
+            return False
+        log.error("shutdown: a write did not finish in time")
+        return False
 
 
 def run(settings: Settings) -> int:
@@ -92,16 +169,36 @@ def run(settings: Settings) -> int:
     daemon = Daemon(settings)
     if not daemon.reload_feeds():
         return 2
+    done = threading.Event()
+
+    def on_stop(signum, _frame) -> None:
+        log.info("signal received: stopping", extra={"signal": signal.Signals(signum).name})
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: daemon.reload_feeds())
+
+    config = uvicorn.Config(create_app(daemon.svc.store, operator_token=settings.operator_token),
+                            host=settings.host, port=settings.port,
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    # Off the main thread uvicorn installs no signal handlers: ours stay in charge.
+    web = threading.Thread(target=server.run, name="web", daemon=True)
+    web.start()
     daemon.start()
     log.info("daemon started; serving http://%s:%s/", settings.host, settings.port)
-    try:
-        # uvicorn handles SIGTERM/SIGINT: it returns once the server has shut down.
-        uvicorn.run(create_app(daemon.svc.store), host=settings.host, port=settings.port,
-                    log_level="warning")
-    finally:
-        daemon.stop()
+    while not done.wait(0.5):
+        if not web.is_alive():
+            log.error("web server stopped; stopping the daemon")
+            break
+    server.should_exit = True
+    clean = daemon.stop()
+    web.join(5)
+    logging.shutdown()
+    if not clean:
+        os._exit(0)  # in-flight polls abandoned with the write lock held: nothing half-written
     return 0
 
 

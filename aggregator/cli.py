@@ -59,16 +59,24 @@ def cmd_poll(args) -> int:
 
 
 def _progress(total: int):
-    """One line per feed on a terminal; silent otherwise (logs and CI stay clean)."""
-    if not sys.stderr.isatty():
+    """A rich progress bar on a terminal; silent otherwise (logs and CI stay clean)."""
+    if not sys.stderr.isatty() or total == 0:
         return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("polling"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.description}"), console=Console(stderr=True))
+    task = bar.add_task("", total=total)
+    bar.start()
     done = [0]
 
     def show(report) -> None:
         done[0] += 1
         state = "ok" if report.ok else "FAILED"
-        print(f"[{done[0]}/{total}] {report.feed}: {state}, {report.new_articles} new",
-              file=sys.stderr)
+        bar.update(task, advance=1, description=f"{report.feed}: {state}")
+        if done[0] >= total:
+            bar.stop()
 
     return show
 
@@ -81,7 +89,8 @@ def cmd_serve(args) -> int:
     settings = _settings(args)
     store = open_store(settings.db_url)
     print(f"serving http://{settings.host}:{settings.port}/", file=sys.stderr)
-    uvicorn.run(create_app(store), host=settings.host, port=settings.port, log_level="warning")
+    app = create_app(store, operator_token=settings.operator_token)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 
@@ -94,33 +103,72 @@ def cmd_run(args) -> int:
 def cmd_stories(args) -> int:
     settings = _settings(args)
     store = open_store(settings.db_url)
+    if getattr(args, "stories_cmd", None):
+        return _correct(store, args)
     limit = args.limit if args.limit and args.limit > 0 else store.count_stories()
     for story in store.list_stories(limit=limit):
         print(json.dumps(story_json(story), ensure_ascii=False))
     return 0
 
 
+def _correct(store, args) -> int:
+    """`aggregator stories merge|move|split`: an operator's correction, recorded in the store.
+    A running daemon picks it up before it clusters its next article."""
+    from store import CorrectionError
+
+    try:
+        if args.stories_cmd == "merge":
+            live = store.merge_stories(args.src, args.dst, note=args.note)
+            print(f"story {args.src} merged into story {live}")
+        elif args.stories_cmd == "move":
+            live = store.move_article(args.article, args.story, note=args.note)
+            print(f"article {args.article} moved to story {live}")
+        else:
+            live = store.split_story(args.story, args.articles, note=args.note)
+            print(f"articles {', '.join(map(str, sorted(set(args.articles))))} are now story {live}")
+    except CorrectionError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
 def story_json(story) -> dict:
+    """One story for `aggregator stories --json`: the stored facts plus what readers are shown
+    (roles decided by the whole story, reuse, wire credit, what each source adds)."""
+    from .storyview import describe
+
+    view = describe(story)
+    members = {m.article_id: m for m in view.members}
+    t0 = view.members[0].when if view.members else None
     return {
         "id": story.id,
         "title": story.title,
         "first_seen": _iso(story.first_seen),
         "updated": _iso(story.updated),
         "outlets": story.outlets,
-        "sources": [
-            {
-                "article_id": s.article_id,
-                "outlet": s.outlet,
-                "title": s.title,
-                "url": s.url,
-                "author": s.author,
-                "published": _iso(s.published),
-                "role": s.role,
-                "reuse": round(s.reuse, 3),
-                "copy_of": s.copy_of,
-            }
-            for s in story.sources
-        ],
+        "outlet_count": view.outlets,
+        "independent_reports": view.independent_reports,
+        "wire": list(view.wire_credits),
+        "sources": [_source_json(s, members.get(s.article_id), t0) for s in story.sources],
+    }
+
+
+def _source_json(s, m, t0) -> dict:
+    return {
+        "article_id": s.article_id,
+        "outlet": s.outlet,
+        "title": s.title,
+        "url": s.url,
+        "author": s.author,
+        "published": _iso(s.published),
+        "first_seen": _iso(s.first_seen),
+        "role": m.role if m else s.role,
+        "reuse": round(m.reuse if m else s.reuse, 3),
+        "copy_of": m.copy_of if m else s.copy_of,
+        "wire": (m.wire if m else s.wire) or None,
+        "adds": list(m.adds) if m else [],
+        "added_quotes": list(m.added_quotes) if m else [],
+        "lag_seconds": int((m.when - t0).total_seconds()) if m else None,
     }
 
 
@@ -134,6 +182,8 @@ def cmd_feeds(args) -> int:
         feeds = load_feeds(path)  # ConfigError is printed by main()
         print(f"{path}: {len(feeds)} feeds, ok")
         return 0
+    if args.feeds_cmd in ("import", "export"):
+        return _feeds_opml(args)
     settings = _settings(args)
     store = open_store(settings.db_url)
     if args.feeds_cmd == "enable":
@@ -142,15 +192,67 @@ def cmd_feeds(args) -> int:
             return EXIT_CONFIG
         print(f"{args.name}: enabled")
         return 0
-    # status
-    rows = store.list_feeds()
-    print(f"{'feed':28} {'state':10} {'last fetch':20} {'http':>4} {'articles':>8}  error")
-    for f in rows:
-        state = ("removed" if not f.in_config else "disabled" if not f.enabled
-                 else "auto-off" if f.disabled_reason else "failing" if f.error_count else "ok")
-        last = _iso(f.last_fetch_at) or "never"
-        print(f"{f.name[:28]:28} {state:10} {last:20} {f.last_status or '':>4} {f.articles:>8}  "
-              f"{f.disabled_reason or f.last_error or ''}")
+    if args.feeds_cmd == "status":
+        return _feeds_status(store)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    from .web.export import export_site
+
+    store = open_store(_settings(args).db_url)
+    report = export_site(store, Path(args.out), base_url=args.base_url)
+    print(f"wrote {report.files} files ({report.bytes} bytes) to {args.out}", file=sys.stderr)
+    for path in report.skipped:
+        print(f"skipped {path}", file=sys.stderr)
+    return 0
+
+
+def _feeds_opml(args) -> int:
+    from pathlib import Path
+
+    from .opml import OpmlError, append_to_yaml, parse_opml, to_opml
+
+    path = Path(args.feeds or _settings(args).feeds_path)
+    if args.feeds_cmd == "export":
+        sys.stdout.write(to_opml(load_feeds(path)))
+        return 0
+    try:
+        outlines = parse_opml(Path(args.file).read_bytes())
+    except (OSError, OpmlError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    new, added = append_to_yaml(text, outlines, str(path))  # ConfigError → main()
+    if added and not args.dry_run:
+        path.write_text(new, encoding="utf-8")
+    print(f"{path}: {len(added)} feeds added, {len(outlines) - len(added)} already listed"
+          + (" (dry run)" if args.dry_run else ""))
+    return 0
+
+
+def feed_state(f) -> str:
+    return ("removed" if not f.in_config else "disabled" if not f.enabled
+            else "auto-off" if f.disabled_reason else "failing" if f.error_count else "ok")
+
+
+def _feeds_status(store) -> int:
+    """One line per feed; `copies` is the share of its articles that copy another outlet's."""
+    now = datetime.now(UTC)
+    stats = store.feed_stats(now, days=7)
+    print(f"{'feed':24} {'state':8} {'last fetch':20} {'http':>4} {'next check':20} "
+          f"{'articles':>8} {'/day':>5} {'copies':>6}  error / discovered feed")
+    for f in store.list_feeds():
+        st = stats.get(f.id, {"articles": 0, "recent": 0, "copies": 0})
+        share = f"{st['copies'] / st['articles']:.0%}" if st["articles"] else "-"
+        note = f.disabled_reason or f.last_error or ""
+        if f.discovered_url:
+            note = (note + " " if note else "") + f"(feed found at {f.discovered_url})"
+        print(f"{f.name[:24]:24} {feed_state(f):8} {_iso(f.last_fetch_at) or 'never':20} "
+              f"{f.last_status or '':>4} {_iso(f.next_check_at) or 'now':20} "
+              f"{st['articles']:>8} {st['recent'] / 7:>5.1f} {share:>6}  {note}")
     return 0
 
 
@@ -194,6 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=0)
     db(sp)
     sp.set_defaults(func=cmd_stories)
+    ssub = sp.add_subparsers(dest="stories_cmd", required=False, metavar="{merge,move,split}")
+    c = ssub.add_parser("merge", help="merge story SRC into story DST (SRC keeps a redirect)")
+    c.add_argument("src", type=int)
+    c.add_argument("dst", type=int)
+    c = ssub.add_parser("move", help="move an article into another story")
+    c.add_argument("article", type=int)
+    c.add_argument("story", type=int)
+    c = ssub.add_parser("split", help="split articles off a story into a story of their own")
+    c.add_argument("story", type=int)
+    c.add_argument("articles", type=int, nargs="+")
+    for c in ssub.choices.values():
+        c.add_argument("--note", default="", help="why (kept with the correction)")
+        # SUPPRESS: `stories --db X merge 1 2` keeps X (a subparser default would override it)
+        c.add_argument("--db", default=argparse.SUPPRESS, help="database URL (as for stories)")
 
     sp = sub.add_parser("feeds", help="check, list and re-enable feeds")
     fsub = sp.add_subparsers(dest="feeds_cmd", required=True)
@@ -202,10 +318,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--feeds", help=argparse.SUPPRESS)
     s = fsub.add_parser("status", help="a table of every feed's state")
     db(s)
+    i = fsub.add_parser("import", help="append the feeds of an OPML file to feeds.yaml")
+    i.add_argument("file")
+    i.add_argument("--feeds", help="feeds file to append to (default feeds.yaml)")
+    i.add_argument("--dry-run", action="store_true", help="show the count, write nothing")
+    x = fsub.add_parser("export", help="print feeds.yaml as OPML")
+    x.add_argument("--feeds", help="feeds file (default feeds.yaml)")
     e = fsub.add_parser("enable", help="re-enable a feed the daemon disabled")
     e.add_argument("name")
     db(e)
     sp.set_defaults(func=cmd_feeds)
+
+    sp = sub.add_parser("export", help="write the whole reader site as static files")
+    sp.add_argument("--out", required=True, help="directory to write into")
+    sp.add_argument("--base-url", default="http://localhost:8080",
+                    help="where the site will be served (absolute links in the feeds)")
+    db(sp)
+    sp.set_defaults(func=cmd_export)
 
     sp = sub.add_parser("demo", help="poll a built-in loopback newsroom and serve its stories")
     sp.add_argument("--host", default=None)

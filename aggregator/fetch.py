@@ -508,7 +508,11 @@ def _translate(exc: Exception, url: str, budget: _Budget) -> FetchError | None:
         return FetchError(
             "timeout", f"no complete response from {host} within {budget.total:g}s", url=url
         )
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL) or (
+        # httpx builds the next request of a redirect even with follow_redirects off, and a
+        # Location it cannot parse (e.g. the octal host 0177.0.0.3) surfaces as a protocol error.
+        isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower()
+    ):
         return FetchError("bad_url", f"{exc} ({url})", url=url)
     tls = _ssl_cause(exc)
     if tls is not None:

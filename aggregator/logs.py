@@ -11,7 +11,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-KEYS = ("feed_url", "article_url", "story_id", "error", "feeds", "articles")
+KEYS = ("feed_url", "article_url", "story_id", "error", "feeds", "articles", "status",
+        "discovered_url", "signal")
 
 
 class _Text(logging.Formatter):

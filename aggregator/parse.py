@@ -19,9 +19,17 @@ from .textutil import html_to_text, squash
 
 # An internal DTD subset can declare entities that expand quadratically or exponentially
 # (billion laughs; one 100 KB entity used 5,000 times took feedparser 26 s and 1.5 GB). Feeds
-# have no business declaring entities, so the DOCTYPE goes before anything parses it.
-_DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\])?\s*>", re.DOTALL | re.IGNORECASE)
+# have no business declaring entities, so the DOCTYPE goes before anything parses it. The scan is
+# linear on purpose: the regex it replaces (``<!DOCTYPE[^>\[]*(\[.*?\])?\s*>``) backtracked
+# quadratically, and 72 KB of repeated "<!DOCTYPE" took 24 s (found by issue 6's fuzzing).
+_SUBSET_END = re.compile(rb"\]\s*>")
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_ROOT = re.compile(rb"<[A-Za-z_]")
+# feedparser's cost grows with the bytes of item content (3-8 s for 2.5 MB real feeds even
+# without its sanitizer), so a big document is cut after the last whole item within this budget
+# (the newest items come first in practice) and its closing tags are kept.
+MAX_PARSE_BYTES = 1_000_000
+_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
 
 
 class ParseError(Exception):
@@ -29,21 +37,77 @@ class ParseError(Exception):
 
 
 def strip_doctype(body: bytes) -> bytes:
-    head, tail = body[:65536], body[65536:]
-    head = _DOCTYPE.sub(b"", head)
+    """Remove DOCTYPE declarations before the root element; refuse any other entity
+    declaration. Linear in the size of the prolog."""
+    root = _ROOT.search(body)
+    split = max(65536, root.start() if root else len(body))
+    head, tail = body[:split], body[split:]
+    low = head.lower()
+    out, pos = [], 0
+    while (i := low.find(b"<!doctype", pos)) != -1:
+        out.append(head[pos:i])
+        gt, sq = low.find(b">", i), low.find(b"[", i)
+        if sq != -1 and (gt == -1 or sq < gt):
+            m = _SUBSET_END.search(low, sq)
+            end = m.end() if m else -1
+        else:
+            end = gt + 1 if gt != -1 else -1
+        if end == -1:
+            raise ParseError("parse: unterminated DOCTYPE declaration; refused")
+        pos = end
+    out.append(head[pos:])
+    head = b"".join(out)
     if _ENTITY.search(head):
         raise ParseError("parse: the document declares XML entities outside a DOCTYPE; refused")
     return head + tail
 
 
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe\x00\x00", "utf-32"),
+         (b"\xfe\xff", "utf-16"), (b"\xff\xfe", "utf-16"),
+         (b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"))
+_XML_DECL_ENCODING = re.compile(rb"^(<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
+
+
+def to_ascii_compatible(body: bytes, content_type: str) -> tuple[bytes, str]:
+    """UTF-16/32 bodies re-encoded as UTF-8 (declaration and charset updated), so the byte-level
+    DOCTYPE and item scans see the markup; other bodies are returned as they are."""
+    for bom, codec in _BOMS:  # noqa: B007 - used after the loop
+        if body.startswith(bom):
+            break
+    else:
+        return body, content_type
+    text = body.decode(codec, errors="replace").lstrip("\ufeff").encode("utf-8")
+    text = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", text, count=1)
+    media = content_type.split(";", 1)[0].strip() or "application/xml"
+    return text, f"{media}; charset=utf-8"
+
+
+def trim_items(body: bytes, budget: int = MAX_PARSE_BYTES) -> bytes:
+    """``body`` cut after the last item/entry that ends within ``budget`` bytes, followed by
+    what comes after the document's last item (the closing tags)."""
+    if len(body) <= budget:
+        return body
+    cut = last = None
+    for m in _ITEM_END.finditer(body):
+        if m.end() <= budget:
+            cut = m.end()
+        last = m.end()
+    if cut is None:  # one giant item, or no items at all: keep the budget, let the parser cope
+        return body[:budget]
+    return body[:cut] + body[last:][:65536]
+
+
 def parse_feed(body: bytes, headers: dict[str, str] | None = None, *, now: datetime) -> ParsedFeed:
     """Parse a feed body. Raises ParseError when the document holds no feed."""
-    body = strip_doctype(body)
+    body, ctype = to_ascii_compatible(body, (headers or {}).get("content-type", "application/xml"))
+    body = trim_items(strip_doctype(body))
     try:
         # Only the content type matters for parsing; other headers (Location, Content-Location)
-        # would let a hostile server steer feedparser's URL resolution.
-        hdrs = {"content-type": (headers or {}).get("content-type", "application/xml")}
-        d = feedparser.parse(io.BytesIO(body), response_headers=hdrs)
+        # would let a hostile server steer feedparser's URL resolution. Its sanitizer and URI
+        # resolution are off: they were two thirds of the parse time, and every text we keep is
+        # reduced to plain text below (links are checked again at render time).
+        d = feedparser.parse(io.BytesIO(body), response_headers={"content-type": ctype},
+                             sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser raises on some inputs (&#xD800;, &#x110000;)
         raise ParseError(f"parse: feedparser failed: {type(exc).__name__}: {exc}") from exc
     problem = None
@@ -73,12 +137,13 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, *, now: datet
 def _entry(e, now: datetime) -> Entry | None:
     link = str(e.get("link", "") or "").strip()
     guid = str(e.get("id", "") or "").strip() or link
-    title = squash(html_to_text(e.get("title", "") or ""))
+    # Fields are cut before they are parsed as HTML, not only after: lxml time is per byte.
+    title = squash(html_to_text((e.get("title", "") or "")[:20000]))
     summary = e.get("summary", "") or ""
     content = e.get("content") or []
     if not summary and content:
         summary = content[0].get("value", "") or ""
-    summary = html_to_text(summary)
+    summary = html_to_text(summary[:200_000])
     if not guid:
         if not title:
             return None  # nothing to identify it by
@@ -88,7 +153,7 @@ def _entry(e, now: datetime) -> Entry | None:
         link=link[:2000],
         title=title[:1000],
         summary=summary[:20000],
-        author=squash(html_to_text(e.get("author", "") or ""))[:300],
+        author=squash(html_to_text((e.get("author", "") or "")[:5000]))[:300],
         published=_date(e, now),
     )
 

@@ -15,19 +15,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from store import FeedOutcome, FeedRow, Membership, NewArticle, open_store
 
-from . import cluster
+from . import cluster, metrics
+from .discovery import candidates as discovery_candidates
+from .discovery import looks_like_html
 from .extract import ExtractError, ExtractorPool, Job
 from .fetch import Fetcher, FetchError
 from .identity import canonical_url, same_site
 from .models import Entry
 from .parse import ParseError, parse_feed
-from .schedule import next_check
+from .robots import Robots
+from .schedule import needs_unconditional, next_check, publishing_rate
 from .settings import Settings
 
 log = logging.getLogger("aggregator.pipeline")
@@ -63,6 +67,12 @@ class Services:
         )
         self.cluster_lock = threading.Lock()
         self.clusterer = self._load_clusterer()
+        # robots.txt for article pages, through the same fetcher (and its per-host limiter).
+        self.robots = Robots(self.fetcher, settings.agent, ttl=settings.robots_ttl,
+                             limiter=getattr(self.fetcher, "_limiter", None)) \
+            if settings.obey_robots else None
+        # Set when the daemon shuts down: gathers stop starting new article pages.
+        self.stopping = threading.Event()
         # Pages being fetched/extracted by some gather but not yet stored: a second feed that
         # carries the same article in the same round waits for the first one's result instead of
         # downloading the page again.
@@ -84,7 +94,9 @@ class Services:
                 self._pages.pop(url, None)
 
     def _load_clusterer(self) -> cluster.Clusterer:
-        """Replay the window's fingerprints in id order: the same state as before the restart."""
+        """Replay the window's fingerprints in id order: the same state as before the restart.
+        Memberships come from the store, so operators' corrections are part of the replay."""
+        self._corrections_seen = self.store.last_correction_id()  # read first: none is missed
         c = cluster.Clusterer()
         since = datetime.now(UTC) - timedelta(days=self.settings.window_days)
         for row in self.store.fingerprints(since=since):
@@ -95,6 +107,21 @@ class Services:
     def reload_clusterer(self) -> None:
         with self.cluster_lock:
             self.clusterer = self._load_clusterer()
+
+    def sync_corrections(self) -> int:
+        """Move the articles of corrections made since the clusterer was built (by the CLI, the
+        web UI or another process) to their stored stories. Returns how many corrections."""
+        with self.cluster_lock:
+            fresh = self.store.corrections_since(self._corrections_seen)
+            if not fresh:
+                return 0
+            moved = sorted({aid for corr in fresh for aid in corr.article_ids})
+            for aid, story_id in sorted(self.store.stories_of(moved).items()):
+                if story_id is not None:
+                    self.clusterer.move(aid, story_id)
+            self._corrections_seen = fresh[-1].id
+            log.info("corrections applied", extra={"corrections": len(fresh), "articles": len(moved)})
+            return len(fresh)
 
     def close(self) -> None:
         self.extractor.close()
@@ -151,56 +178,112 @@ def gather(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> Poll
         report.error, report.status = error, status
         return poll
 
+    # Some servers keep sending stale validators (304 forever): now and then, ask plainly.
+    plain = needs_unconditional(feed.unconditional_at, now, settings.unconditional_interval)
+    url = feed.fetch_url
+    started = time.monotonic()
     try:
-        resp = svc.fetcher.get(
-            feed.url, etag=feed.etag, last_modified=feed.last_modified,
-            accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
-            max_bytes=settings.max_feed_bytes,
-        )
+        resp = _get_feed(svc, url, None if plain else feed.etag,
+                         None if plain else feed.last_modified)
     except FetchError as exc:
+        metrics.count_fetch(_failure_outcome(exc), time.monotonic() - started)
         return fail(str(exc), exc.status, exc.retry_after)
     report.status = resp.status
+    discovered = None
+    if not resp.not_modified and looks_like_html(resp.headers, resp.body):
+        # The configured URL is a web page: find the feed it advertises (or a usual path).
+        found = _discover(svc, resp)
+        if found is None:
+            metrics.count_fetch("not_a_feed", time.monotonic() - started)
+            return fail(f"parse: not a feed ({url} is a web page; discovery found no feed in "
+                        f"its links or at the usual paths)", resp.status)
+        discovered, resp = found
+        log.info("feed discovered", extra={"feed_url": feed.url, "discovered_url": discovered})
     if resp.not_modified:
+        metrics.count_fetch("not_modified", time.monotonic() - started)
         report.ok = report.not_modified = True
         poll.success = FeedOutcome(
             fetched_at=now, status=304, error=None, keep_validators=True,
-            next_check_at=next_check(now, feed, settings, headers=resp.headers),
+            next_check_at=next_check(now, feed, settings, headers=resp.headers,
+                                     pub_rate=feed.pub_rate),
         )
         return poll
 
     body_hash = hashlib.sha256(resp.body).hexdigest()
-    if body_hash == feed.body_hash:
+    if body_hash == feed.body_hash and discovered is None:
         # Same bytes as last time (a server without validators): nothing to parse.
+        metrics.count_fetch("unchanged", time.monotonic() - started)
         report.ok = report.not_modified = True
         poll.success = FeedOutcome(
-            fetched_at=now, status=resp.status, error=None,
+            fetched_at=now, status=resp.status, error=None, unconditional=plain,
             etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
-            next_check_at=next_check(now, feed, settings, headers=resp.headers),
+            next_check_at=next_check(now, feed, settings, headers=resp.headers,
+                                     pub_rate=feed.pub_rate),
         )
         return poll
 
     try:
         parsed = parse_feed(resp.body, resp.headers, now=now)
     except ParseError as exc:
+        metrics.count_fetch("parse_error", time.monotonic() - started)
         return fail(str(exc), resp.status)
+    metrics.count_fetch("changed", time.monotonic() - started)
 
     report.entries = len(parsed.entries)
     known = svc.store.known_guids(feed.id, (e.guid for e in parsed.entries))
     fresh = [e for e in parsed.entries if e.guid not in known]
     report.known = len(parsed.entries) - len(fresh)
     for entry in fresh:
+        if svc.stopping.is_set():
+            # Shutting down: what is gathered gets stored, the validators stay as they were,
+            # so the next poll brings the rest.
+            report.error = "abandoned: the daemon is shutting down"
+            return poll
         candidate = _prepare(svc, feed, entry, now)
         if candidate is not None:
             poll.candidates.append(candidate)
+    rate = publishing_rate([e.published for e in parsed.entries], now)
     poll.success = FeedOutcome(
-        fetched_at=now, status=resp.status, error=None,
+        fetched_at=now, status=resp.status, error=None, unconditional=plain,
         etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
-        body_hash=body_hash, title=parsed.title or None,
+        body_hash=body_hash, title=parsed.title or None, discovered_url=discovered,
+        pub_rate=rate,
         next_check_at=next_check(now, feed, settings, headers=resp.headers,
-                                 ttl_minutes=parsed.ttl_minutes),
+                                 ttl_minutes=parsed.ttl_minutes, pub_rate=rate),
     )
     report.ok = True
     return poll
+
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
+
+
+def _get_feed(svc: Services, url: str, etag: str | None, last_modified: str | None):
+    return svc.fetcher.get(url, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT,
+                           max_bytes=svc.settings.max_feed_bytes)
+
+
+def _discover(svc: Services, page) -> tuple[str, object] | None:
+    """The first candidate of the page that answers with something that parses as a feed."""
+    html = page.body.decode(_charset(page.headers), errors="replace")
+    for url in discovery_candidates(html, page.url):
+        try:
+            resp = _get_feed(svc, url, None, None)
+        except FetchError:
+            continue
+        if looks_like_html(resp.headers, resp.body):
+            continue
+        try:
+            parse_feed(resp.body, resp.headers, now=datetime.now(UTC))
+        except ParseError:
+            continue
+        return url, resp
+    return None
+
+
+def _failure_outcome(exc: FetchError) -> str:
+    """403 and 429 are told apart: one means we are blocked, the other that we are too fast."""
+    return {403: "forbidden", 429: "rate_limited"}.get(exc.status or 0, exc.kind)
 
 
 def commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
@@ -208,6 +291,7 @@ def commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
     clusterer sees does not depend on which feed answered first), then write each feed's
     outcome. A feed whose articles could not all be stored keeps its old validators, so the
     next poll brings the rest."""
+    svc.sync_corrections()
     queue = sorted(
         ((c.when, c.article.url, n, c) for n, p in enumerate(polls) for c in p.candidates),
         key=lambda t: t[:3],
@@ -295,7 +379,10 @@ def _prepare(svc: Services, feed: FeedRow, entry: Entry, now: datetime) -> Candi
 
 def _fetch_and_extract(svc: Services, entry: Entry, url: str):
     html, note = "", ""
-    if url.startswith("http"):
+    if url.startswith("http") and svc.robots is not None and not svc.robots.allowed(entry.link):
+        note = "robots: the site's robots.txt disallows fetching this page"
+        log.info("page not fetched", extra={"article_url": entry.link, "error": note})
+    elif url.startswith("http"):
         try:
             page = svc.fetcher.get(entry.link, accept="text/html,application/xhtml+xml",
                                    max_bytes=svc.settings.max_page_bytes,
@@ -310,8 +397,11 @@ def _fetch_and_extract(svc: Services, entry: Entry, url: str):
     except ExtractError as exc:
         note = str(exc)
         ex, features = _fallback(entry, note)
-    if note and not ex.note:
+    if note and (not ex.note or not html):
+        # Without a page, the extractor can only say "page not fetched": the fetch error says why.
         ex = _with_note(ex, note)
+    if note:
+        metrics.count_extraction_failure(note.split(":", 1)[0])
     return ex, features
 
 
@@ -324,6 +414,8 @@ def _store(svc: Services, feed: FeedRow, cand: Candidate) -> tuple[int, bool]:
 
     with svc.cluster_lock:
         aid, membership, created = svc.store.add_article(cand.article, cand.guid, cand.link, assign)
+        if created and svc.clusterer.story_of(aid) != membership.story_id:
+            svc.clusterer.move(aid, membership.story_id)  # the store followed a merge
     log.debug("article stored", extra={"article_url": cand.article.url,
                                        "story_id": membership.story_id})
     return membership.story_id, created

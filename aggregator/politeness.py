@@ -37,6 +37,16 @@ class HostLimiter:
         self._clock = clock
         self._cond = threading.Condition()
         self._hosts: dict[str, _Host] = {}
+        self._spacing: dict[str, float] = {}  # per-host spacing above the default (crawl-delay)
+
+    def set_spacing(self, host: str, seconds: float) -> None:
+        """Space requests to ``host`` by at least ``seconds`` (robots.txt crawl-delay); never
+        less than the default spacing."""
+        with self._cond:
+            if seconds > self.spacing:
+                self._spacing[host.lower()] = float(seconds)
+            else:
+                self._spacing.pop(host.lower(), None)
 
     def _try_acquire(self, host: str, now: float) -> float:
         """Take a slot if allowed now (returns 0.0), else return how long to wait before retrying.
@@ -49,7 +59,7 @@ class HostLimiter:
         if now < st.next_start:
             return st.next_start - now
         st.in_flight += 1
-        st.next_start = now + self.spacing
+        st.next_start = now + self._spacing.get(host, self.spacing)
         return 0.0
 
     def _release(self, host: str) -> None:

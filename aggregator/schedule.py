@@ -3,8 +3,14 @@
 No clock, no I/O: ``now`` comes in, a time goes out, so the policy is table-tested. Following
 Miniflux, the next check is the largest of what the feed and the server ask for (interval, RSS
 <ttl>, Cache-Control max-age, Expires, Retry-After), clamped to the configured bounds; failures
-back off exponentially, capped. Retry-After is honoured even above the normal maximum (capped at
-a day) because ignoring it is how crawlers get banned.
+back off exponentially, capped and jittered. Retry-After is honoured even above the normal maximum
+(capped at a day) because ignoring it is how crawlers get banned.
+
+Adaptive polling: a feed without an interval of its own is polled about twice per item it
+publishes (``publishing_rate`` estimates items per day from the entries' publication times), no
+faster than a third of the default interval and no slower than 16 times it; a feed whose operator
+set ``interval`` is polled at that interval. Server hints (ttl, max-age, Expires) can only make
+the delay longer.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from email.utils import parsedate_to_datetime
 
 RETRY_AFTER_CAP = 86400
 BACKOFF_CAP = 6 * 3600
+ADAPT_FASTEST = 1 / 3  # of the base interval
+ADAPT_SLOWEST = 16  # times the base interval
+RATE_WINDOW_DAYS = 7  # publication times older than this say nothing about today's rate
 
 
 def _max_age(cache_control: str) -> int | None:
@@ -54,12 +63,51 @@ def _jitter(key: str, span: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % span
 
 
+def publishing_rate(published: list[datetime | None], now: datetime) -> float | None:
+    """Items per day, from the publication times of a feed's entries within the last week.
+
+    None when the feed says nothing usable (fewer than two dated entries and none recent): the
+    schedule then keeps its base interval. 0.0 means dated entries exist but none is recent: a
+    quiet feed."""
+    dated = sorted(t for t in published if t is not None and t <= now)
+    if not dated:
+        return None
+    window_start = now - timedelta(days=RATE_WINDOW_DAYS)
+    recent = [t for t in dated if t >= window_start]
+    if not recent:
+        return 0.0
+    # The span the items cover: from the oldest recent item to now, at least an hour, so three
+    # items in the last ten minutes do not read as 400 a day.
+    span_days = max((now - recent[0]).total_seconds(), 3600) / 86400
+    return round(len(recent) / span_days, 3)
+
+
+def adaptive_interval(base: int, pub_rate: float | None) -> int:
+    """About two polls per published item, within [base/3, base*16]."""
+    if pub_rate is None:
+        return base
+    fastest, slowest = int(base * ADAPT_FASTEST), base * ADAPT_SLOWEST
+    if pub_rate <= 0:
+        return slowest
+    return int(max(fastest, min(slowest, 86400 / pub_rate / 2)))
+
+
+def needs_unconditional(last: datetime | None, now: datetime, every: int) -> bool:
+    """Time for a fetch without validators? Some servers keep answering 304 with stale
+    validators; one plain GET per ``every`` seconds (0: never) catches that."""
+    if every <= 0:
+        return False
+    return last is None or (now - last).total_seconds() >= every
+
+
 def next_check(now: datetime, feed, settings, *, headers: dict[str, str] | None = None,
                ttl_minutes: int | None = None, error_count: int = 0,
-               retry_after: str | None = None) -> datetime:
+               retry_after: str | None = None, pub_rate: float | None = None) -> datetime:
+    """When to poll ``feed`` next. ``pub_rate`` (items per day) adapts feeds without their own
+    interval; ``error_count`` is the number of consecutive failures including this one."""
     base = feed.interval or settings.default_interval
     lo, hi = settings.min_interval, settings.max_interval
-    delay = base
+    delay = base if feed.interval else adaptive_interval(base, pub_rate)
     headers = headers or {}
     if ttl_minutes:
         delay = max(delay, ttl_minutes * 60)

@@ -53,6 +53,12 @@ class Settings:
     max_interval: int = 86400
     error_limit: int = 10  # consecutive failures before a feed is disabled
     poll_workers: int = 4
+    unconditional_interval: int = 86400  # a fetch without validators this often (0: never)
+    host_claim_cap: int = 2  # most feeds of one host claimed at once by the daemon
+    claim_lease: int = 900  # seconds a claim holds before another worker may take the feed
+    shutdown_grace: float = 20.0  # seconds SIGTERM waits for in-flight polls before abandoning
+    robots_ttl: int = 86400  # seconds a host's robots.txt is cached
+    obey_robots: bool = True  # consult robots.txt before fetching article pages
     # Clustering window: articles older than this (by publication time) no longer attract copies
     # or reports.
     window_days: int = 30
@@ -60,6 +66,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     log_format: str = "text"
+    # Operator pages (feed health, story corrections): the sign-in token; empty disables them.
+    operator_token: str = ""
 
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -87,6 +95,8 @@ class Settings:
                 values[f.name] = int(raw)
             elif f.type in ("float",):
                 values[f.name] = float(raw)
+            elif f.type in ("bool",):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = raw
         # Short aliases named in the command-line contract.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .corrections import CorrectionError  # noqa: F401
 from .records import (  # noqa: F401
+    Correction,
     FeedOutcome,
     FeedRow,
     FingerprintRow,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
+from .corrections import live_story
 from .records import (
     FingerprintRow,
     Membership,
@@ -96,6 +98,12 @@ class ArticlesMixin:
                 (article.feed_id, guid, aid, link, to_db(article.first_seen)),
             )
             m = assign(aid)
+            if m.story_id != aid:
+                # An operator may have merged the story away since the clusterer last heard of
+                # it: join the story it lives under now (the caller re-syncs its clusterer).
+                live = live_story(c, m.story_id)
+                if live is not None and live != m.story_id:
+                    m = replace(m, story_id=live)
             self._join_story(c, aid, m, article)
             return aid, m, True
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from .records import (
     FeedOutcome,
@@ -34,7 +36,9 @@ class FeedsMixin:
                          etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
                          last_modified = CASE WHEN feeds.url = excluded.url
                                               THEN feeds.last_modified END,
-                         body_hash = CASE WHEN feeds.url = excluded.url THEN feeds.body_hash END""",
+                         body_hash = CASE WHEN feeds.url = excluded.url THEN feeds.body_hash END,
+                         discovered_url = CASE WHEN feeds.url = excluded.url
+                                               THEN feeds.discovered_url END""",
                     (f.name, f.url, f.outlet, json.dumps(list(f.tags)), f.interval, int(f.enabled)),
                 )
             marks = ",".join("?" * len(names))
@@ -65,19 +69,26 @@ class FeedsMixin:
                          error_count = 0, next_check_at = ?,
                          etag = CASE WHEN ? THEN etag ELSE ? END,
                          last_modified = CASE WHEN ? THEN last_modified ELSE ? END,
-                         body_hash = COALESCE(?, body_hash), title = COALESCE(?, title)
+                         body_hash = COALESCE(?, body_hash), title = COALESCE(?, title),
+                         claimed_until = NULL, claimed_by = NULL,
+                         unconditional_at = CASE WHEN ? THEN ? ELSE unconditional_at END,
+                         discovered_url = COALESCE(?, discovered_url),
+                         pub_rate = COALESCE(?, pub_rate)
                        WHERE id = ?""",
                     (
                         to_db(outcome.fetched_at), outcome.status, to_db(outcome.next_check_at),
                         outcome.keep_validators, outcome.etag,
                         outcome.keep_validators, outcome.last_modified,
-                        outcome.body_hash, outcome.title, feed_id,
+                        outcome.body_hash, outcome.title,
+                        outcome.unconditional, to_db(outcome.fetched_at),
+                        outcome.discovered_url, outcome.pub_rate, feed_id,
                     ),
                 )
             else:
                 c.execute(
                     """UPDATE feeds SET last_fetch_at = ?, last_status = ?, last_error = ?,
-                         error_count = error_count + 1, next_check_at = ? WHERE id = ?""",
+                         error_count = error_count + 1, next_check_at = ?,
+                         claimed_until = NULL, claimed_by = NULL WHERE id = ?""",
                     (to_db(outcome.fetched_at), outcome.status, outcome.error,
                      to_db(outcome.next_check_at), feed_id),
                 )
@@ -99,6 +110,73 @@ class FeedsMixin:
             (to_db(now), limit),
         ).fetchall()
         return [_feed(r) for r in rows]
+
+    def claim_due_feeds(self, now: datetime, *, owner: str, lease: float, limit: int = 100,
+                        per_host: int = 0, error_limit: int = 0) -> list[FeedRow]:
+        """Claim the feeds that are due, in one write transaction: active, ``next_check_at <=
+        now`` (never-polled first), under ``error_limit`` consecutive failures, not claimed by
+        anyone whose lease is still running, and at most ``per_host`` per host counting the
+        claims already held. The claim is a lease stored on the feed (``claimed_until``): a
+        restart sees it and a dead worker's feeds come back once it expires. ``record_poll``
+        clears it."""
+        until = to_db(now + timedelta(seconds=lease))
+        with self._tx() as c:
+            held: dict[str, int] = {}
+            for r in c.execute("SELECT url, discovered_url FROM feeds WHERE claimed_until > ?",
+                               (to_db(now),)):
+                h = _host(r["discovered_url"] or r["url"])
+                held[h] = held.get(h, 0) + 1
+            rows = c.execute(
+                """SELECT f.*, 0 AS articles FROM feeds f
+                   WHERE enabled = 1 AND in_config = 1 AND disabled_reason IS NULL
+                     AND (? <= 0 OR error_count < ?)
+                     AND (next_check_at IS NULL OR next_check_at <= ?)
+                     AND (claimed_until IS NULL OR claimed_until <= ?)
+                   ORDER BY next_check_at IS NOT NULL, next_check_at, id""",
+                (error_limit, error_limit, to_db(now), to_db(now)),
+            )
+            picked = []
+            for r in rows:
+                if len(picked) >= limit:
+                    break
+                h = _host(r["discovered_url"] or r["url"])
+                if per_host > 0 and held.get(h, 0) >= per_host:
+                    continue
+                held[h] = held.get(h, 0) + 1
+                picked.append(r)
+            c.executemany("UPDATE feeds SET claimed_until = ?, claimed_by = ? WHERE id = ?",
+                          [(until, owner, r["id"]) for r in picked])
+        return [replace(_feed(r), claimed_until=from_db(until)) for r in picked]
+
+    def release_claims(self, feed_ids: Iterable[int]) -> None:
+        """Give back claims without polling (a daemon shutting down): the feeds stay due."""
+        with self._tx() as c:
+            c.executemany("UPDATE feeds SET claimed_until = NULL, claimed_by = NULL WHERE id = ?",
+                          [(i,) for i in feed_ids])
+
+    def due_count(self, now: datetime) -> int:
+        """How many active feeds are due and unclaimed: the daemon's queue depth."""
+        return self._r().execute(
+            """SELECT COUNT(*) FROM feeds WHERE enabled = 1 AND in_config = 1
+                 AND disabled_reason IS NULL AND (next_check_at IS NULL OR next_check_at <= ?)
+                 AND (claimed_until IS NULL OR claimed_until <= ?)""",
+            (to_db(now), to_db(now)),
+        ).fetchone()[0]
+
+    def feed_stats(self, now: datetime, days: int = 7) -> dict[int, dict]:
+        """Per feed id: ``articles`` (total), ``recent`` (first seen within ``days``) and
+        ``copies``: its articles that are copies of an article of another outlet."""
+        rows = self._r().execute(
+            """SELECT e.feed_id AS feed_id, COUNT(*) AS articles,
+                      SUM(a.first_seen >= ?) AS recent,
+                      SUM(o.id IS NOT NULL AND o.outlet <> a.outlet) AS copies
+               FROM entries e JOIN articles a ON a.id = e.article_id
+               LEFT JOIN articles o ON o.id = a.copy_of
+               GROUP BY e.feed_id""",
+            (to_db(now - timedelta(days=days)),),
+        ).fetchall()
+        return {r["feed_id"]: {"articles": r["articles"], "recent": r["recent"] or 0,
+                               "copies": r["copies"] or 0} for r in rows}
 
     def enable_feed(self, name: str) -> bool:
         with self._tx() as c:
@@ -131,4 +209,15 @@ def _feed(r: sqlite3.Row) -> FeedRow:
         next_check_at=from_db(r["next_check_at"]),
         title=r["title"],
         articles=r["articles"],
+        claimed_until=from_db(r["claimed_until"]),
+        unconditional_at=from_db(r["unconditional_at"]),
+        discovered_url=r["discovered_url"],
+        pub_rate=r["pub_rate"],
     )
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""

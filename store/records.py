@@ -31,6 +31,14 @@ class FeedRow:
     next_check_at: datetime | None
     title: str | None
     articles: int = 0
+    claimed_until: datetime | None = None  # lease of the daemon that claimed it (0003)
+    unconditional_at: datetime | None = None  # last fetch without validators
+    discovered_url: str | None = None  # the feed found when ``url`` is a homepage
+    pub_rate: float | None = None  # entries per day, observed
+
+    @property
+    def fetch_url(self) -> str:
+        return self.discovered_url or self.url
 
     @property
     def active(self) -> bool:
@@ -51,6 +59,9 @@ class FeedOutcome:
     title: str | None = None
     next_check_at: datetime | None = None
     keep_validators: bool = False  # on failure the old validators stay
+    unconditional: bool = False  # fetched without validators (sets unconditional_at)
+    discovered_url: str | None = None  # set when autodiscovery found the feed
+    pub_rate: float | None = None  # observed entries per day (None: unchanged)
 
 
 @dataclass(frozen=True)
@@ -141,3 +152,16 @@ class Story:
     @property
     def independent_reports(self) -> int:
         return sum(1 for s in self.sources if s.role == "report")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """An operator's correction of the clustering, as recorded (see store/corrections.py)."""
+
+    id: int
+    kind: str  # "merge", "move" or "split"
+    story_id: int  # the story corrected (merge: the one merged away)
+    target: int  # the story the articles went to
+    article_ids: tuple[int, ...]  # the articles that moved
+    created_at: datetime
+    note: str = ""

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from . import migrate
 from .articles import ArticlesMixin
+from .browse import BrowseMixin
 from .feeds import FeedsMixin
+from .search import SearchMixin
 from .stories import StoriesMixin
 
 
@@ -35,7 +37,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin):
+class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin, SearchMixin):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if str(self.path) != ":memory:":
@@ -75,6 +77,11 @@ class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin):
                 raise
             else:
                 self._w.execute("COMMIT")
+
+    def hold_writes(self, timeout: float) -> bool:
+        """Take the write lock for good (a process about to exit while other threads still
+        run): no transaction can start, none is cut half-way. False if not had in time."""
+        return self._wlock.acquire(timeout=timeout)
 
     def close(self) -> None:
         for conn in self._readers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from .corrections import CorrectionsMixin
 from .records import (
     Story,
     StorySource,
@@ -12,7 +13,7 @@ from .records import (
 from .timefmt import from_db
 
 
-class StoriesMixin:
+class StoriesMixin(CorrectionsMixin):
     """Methods of the store that concern stories (mixed into the backend class)."""
 
     def count_stories(self) -> int:

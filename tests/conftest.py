@@ -37,3 +37,7 @@ def loopback_settings(db_url: str) -> Settings:
         fetch_deadline=10.0,
         extract_workers=1,
     )
+
+
+# The throwaway PostgreSQL cluster (session-scoped) and a fresh database per test: tests/pg.py.
+from tests.pg import pg_server, pg_url  # noqa: E402, F401

@@ -139,6 +139,7 @@ class FakeStore:
         self.stories = {s.id: s for s in stories}
         self.order = [s.id for s in stories]
         self.merged = dict(merged or {})  # old id -> new id
+        self.tags: dict[int, tuple[str, ...]] = {1: ("politics",)}
 
     def list_stories(self, limit: int = 50, offset: int = 0) -> list[Story]:
         return [self.stories[i] for i in self.order[offset : offset + limit]]
@@ -155,6 +156,46 @@ class FakeStore:
             seen.add(story_id)
             story_id = self.merged[story_id]
         return story_id if story_id in self.stories else None
+
+    # The browse/search side of the store protocol, in store order (ranking is the real store's
+    # job and is tested in test_search.py / test_web_store.py).
+    def _chosen(self, outlet=None, tag=None):
+        out = [self.stories[i] for i in self.order]
+        if outlet is not None:
+            out = [s for s in out if outlet in s.outlets]
+        if tag is not None:
+            out = [s for s in out if tag in self.tags.get(s.id, ())]
+        return out
+
+    def browse_stories(self, limit=30, offset=0, *, outlet=None, tag=None, now=None):
+        return self._chosen(outlet, tag)[offset : offset + limit]
+
+    def count_browse(self, *, outlet=None, tag=None):
+        return len(self._chosen(outlet, tag))
+
+    def search(self, query, *, outlet=None, limit=30, offset=0):
+        words = query.lower().split()
+        hits = [s for s in self._chosen(outlet) if words and all(w in s.title.lower() for w in words)]
+        return [(s, "\x02" + s.title + "\x03") for s in hits[offset : offset + limit]]
+
+    def count_search(self, query, *, outlet=None):
+        return len(self.search(query, outlet=outlet, limit=10**6))
+
+    def list_outlets(self):
+        counts = {}
+        for s in self._chosen():
+            for o in s.outlets:
+                counts[o] = counts.get(o, 0) + 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def list_tags(self):
+        return sorted({(t, 1) for ts in self.tags.values() for t in ts})
+
+    def story_tags(self, story_id):
+        return sorted(self.tags.get(story_id, ()))
+
+    def list_feeds(self):
+        return []
 
 
 class WebClient:
@@ -397,7 +438,7 @@ def test_story_store_inconsistency_is_404():
 
 def test_server_error_page_has_headers():
     class Broken(FakeStore):
-        def count_stories(self):
+        def count_browse(self, **kw):
             raise RuntimeError("database is gone")
 
     with WebClient(create_app(Broken([])), raise_server_exceptions=False) as c:
@@ -464,8 +505,10 @@ def assert_no_active_content(html: str):
     for el in doc.iter():
         if not isinstance(el.tag, str):
             continue
-        assert el.tag not in ("iframe", "img", "object", "embed", "form", "base", "style", "svg"), (
-            el.tag)
+        assert el.tag not in ("iframe", "img", "object", "embed", "base", "style", "svg"), el.tag
+        if el.tag == "form":  # only our own forms: the search box (GET) and operator forms (POST)
+            action = el.get("action", "")
+            assert action.startswith("/") and not action.startswith("//"), action
         for name, value in el.attrib.items():
             assert not name.lower().startswith("on"), (el.tag, name)
             assert name.lower() != "style", el.tag

@@ -19,8 +19,11 @@ from .text import content_terms, first_sentences, guess_language, words
 
 DEFAULT_PARAMS = ClusterParams()
 _SHORT_TEXT_WORDS = 40  # below this the page text is treated as missing (headline-only fallback)
+_CHARS_PER_WORD = 12  # generous: text beyond max words x this many characters is never needed
+_NAME_SCAN_CHARS = 10000  # salient names are looked for in the first ~1,500 words
 _NUMBER = re.compile(r"^\d[\d.,]*$")
-_CAPWORD = re.compile(r"\b[^\W\d_][^\W_]+", re.UNICODE)
+_UPPER = "".join(re.escape(chr(c)) for c in range(0x10000) if chr(c).isupper() and chr(c).isalpha())
+_NAME = re.compile(r'(?<![.!?:"“\n])(?<![.!?:"“\n]\s)\b[' + _UPPER + r"][^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -46,17 +49,11 @@ class Features:
 
 
 def _names(text: str) -> list[str]:
-    """Capitalised words that do not start a sentence: a cheap, language-neutral name guess."""
-    out = []
-    for m in _CAPWORD.finditer(text):
-        w = m.group(0)
-        if not w[0].isupper():
-            continue
-        before = text[max(0, m.start() - 2) : m.start()]
-        if m.start() == 0 or re.search(r"[.!?:\"“]\s*$", before) or before.endswith("\n"):
-            continue
-        out.append(w.casefold())
-    return out
+    """Capitalised words that do not start a sentence: a cheap, language-neutral name guess.
+
+    One regex scan: an upper-case letter (any script) at a word start, not right after
+    sentence punctuation, a quote or a line break."""
+    return [m.group(0).casefold() for m in _NAME.finditer(text) if m.start()]
 
 
 def featurize(title: str, text: str, summary: str = "", params: ClusterParams | None = None) -> Features:
@@ -64,6 +61,7 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
     title = title or ""
     text = text or ""
     summary = summary or ""
+    text = text[: p.max_text_words * _CHARS_PER_WORD]  # bounds the cost of a huge page
     body_words = words(text)
     fallback = len(body_words) < _SHORT_TEXT_WORDS
     if fallback:
@@ -80,11 +78,14 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
     lead_src = text
     if title and lead_src.lstrip().startswith(title.strip()):
         lead_src = lead_src.lstrip()[len(title.strip()) :]
-    lead = first_sentences(lead_src, p.lead_words)
+    lead = first_sentences(lead_src[: p.lead_words * _CHARS_PER_WORD], p.lead_words)
     title_terms = content_terms(words(title))
     lead_terms = content_terms(words(lead))
     nums = sorted({t for t in words(title + " " + lead) if _NUMBER.match(t)})
     names = sorted(set(_names(title + ". " + lead)))
+    body_names = Counter(_names(text[:_NAME_SCAN_CHARS]))
+    title_names = set(_names(". " + title)) if title else set()
+    salient = sorted(n for n, k in body_names.items() if k >= 2 or n in title_names)
     lang = guess_language(body_words or words(title))
     payload = {
         "v": 1,
@@ -94,6 +95,7 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
         "w": len(body_words),
         "nums": nums,
         "names": names,
+        "sal": salient,
         "lang": lang,
         "fb": fallback,
     }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .index import TermIndex
 from .params import ClusterParams
+from .text import fold
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class StoryVector:
             tf[t] = tf.get(t, 0.0) + n
         for t in data.get("t", ()):
             tf[t] = tf.get(t, 0.0) + p.title_weight
+        if p.name_weight:
+            for n in data.get("sal", ()):
+                t = fold(n)
+                tf[t] = tf.get(t, 0.0) + p.name_weight
         return cls({t: 1.0 + math.log(n) for t, n in sorted(tf.items()) if n > 0})
 
 

@@ -56,7 +56,22 @@ STOPWORDS: dict[str, frozenset[str]] = {
         " je kan maar met na naar niet nog of om onder ook op over te tot uit van voor was wat we"
         " werd wij worden zal ze zich zijn zo".split()
     ),
+    "ru": frozenset(
+        "а без был была были было в вы где да для до его её если есть же за и из или им их к как"
+        " когда который ли мы на над не нет но о об от по под при с со так также то только ты у уже"
+        " чем что это эти я".split()
+    ),
 }
+# Scripts that name their language well enough when no stopword list decides (first match wins).
+_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana: Japanese, even among kanji
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("zh", re.compile(r"[\u4e00-\u9fff]")),
+    ("th", re.compile(r"[\u0e00-\u0e7f]")),
+    ("el", re.compile(r"[\u0370-\u03ff]")),
+    ("he", re.compile(r"[\u0590-\u05ff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
+)
 ALL_STOPWORDS: frozenset[str] = frozenset().union(*STOPWORDS.values())
 
 
@@ -70,8 +85,12 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Casefolded words; characters of space-less scripts become one word each."""
+    text = normalize(text)
+    found = _WORD.findall(text)
+    if not _NOSPACE.search(text):
+        return found  # the common case: one scan of the text instead of one per word
     out: list[str] = []
-    for w in _WORD.findall(normalize(text)):
+    for w in found:
         if _NOSPACE.search(w):
             # keep latin/digit runs whole, split the rest into characters
             for part in re.findall(r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]+|.", w):
@@ -81,18 +100,37 @@ def words(text: str) -> list[str]:
     return out
 
 
+_LANGS_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _stop in STOPWORDS.items():
+    for _w in _stop:
+        _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
+
+
 def guess_language(tokens: list[str]) -> str:
     """The language whose stopwords cover most tokens, or "" when the evidence is thin."""
     if not tokens:
         return ""
     sample = tokens[:400]
+    hits = dict.fromkeys(STOPWORDS, 0)
+    for t in sample:
+        for lang in _LANGS_OF.get(t, ()):
+            hits[lang] += 1
     best, best_hits = "", 0
-    for lang, stop in STOPWORDS.items():
-        hits = sum(1 for t in sample if t in stop)
-        if hits > best_hits:
-            best, best_hits = lang, hits
+    for lang in STOPWORDS:  # dict order: ties go to the first language, as before
+        if hits[lang] > best_hits:
+            best, best_hits = lang, hits[lang]
     # at least 3 hits and 8 % of the sample: headlines alone are often too short to tell
-    return best if best_hits >= 3 and best_hits >= 0.08 * len(sample) else ""
+    if best_hits >= 3 and best_hits >= 0.08 * len(sample):
+        return best
+    return script_language(" ".join(sample[:50]))
+
+
+def script_language(text: str) -> str:
+    """A language named by its script (kana → "ja", hangul → "ko", ...), or ""."""
+    for lang, pattern in _SCRIPTS:
+        if pattern.search(text):
+            return lang
+    return ""
 
 
 def is_content(tok: str) -> bool:

@@ -2,34 +2,46 @@
 
 ``create_app(store)`` returns a Starlette application. The store is anything with
 
-    list_stories(limit, offset) -> list[Story]   # already ordered for the front page
-    count_stories() -> int
+    browse_stories(limit, offset, *, outlet=None, tag=None, now=None) -> list[Story]  # ranked
+    count_browse(*, outlet=None, tag=None) -> int
     get_story(story_id) -> Story | None
     resolve_story(story_id) -> int | None        # id a merged story lives under; None if unknown
+    search(query, *, outlet=None, limit, offset) -> list[(Story, snippet)]; count_search(...)
+    list_outlets(), list_tags(), story_tags(story_id), list_feeds()
+    data_version() -> int                        # optional: enables the page cache
+
+and, for operators, ``merge_stories``, ``move_article``, ``split_story`` and ``enable_feed``.
 
 Security model (see ../shared/DESIGN.md, "Pitfalls"): everything that came from a feed or an
 article page is untrusted plain text. Templates autoescape every value; article text is never
-rendered as HTML; URLs become links only when they are absolute http(s) URLs (``safe_url``); and
+rendered as HTML; URLs become links only when they are absolute http(s) URLs (``safe_url``);
+search snippets are escaped piece by piece before their match markers become ``<mark>``; and
 every response carries a strict Content-Security-Policy with no inline script or style, so even
-a mistake in a template cannot run script. Assets are self-hosted under ``/static``.
+a mistake in a template cannot run script. Assets are self-hosted under ``/static``. Operator
+actions need a signed session and a CSRF token (``operator.py``).
 
-Store calls are plain synchronous calls made from the event loop: reads are short, and this keeps
-working with a store that holds a thread-bound SQLite connection. A store with slow reads should
-be wrapped (or these calls moved to ``run_in_threadpool``) before it is put behind this app.
+Store calls are plain synchronous calls made from the event loop: reads are short (indexed, a
+few queries per page), and this keeps working with a store that holds a thread-bound SQLite
+connection. Rendered pages are cached per URL until the store changes (``data_version``) or the
+minute turns (ages like "4 h ago" stay right).
 """
 
 from __future__ import annotations
 
+import hmac
 import math
 import re
-import xml.etree.ElementTree as ET
-from collections.abc import Callable
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode
 
 import jinja2
+from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -44,7 +56,34 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aggregator.models import Story, StorySource
+from aggregator.models import Story
+from aggregator.storyview import describe
+
+from . import operator as op
+from .openapi import MAX_PER_PAGE, MAX_QUERY, openapi_document
+from .syndication import Channel, atom_feed, json_feed
+from .text import (  # noqa: F401  (re-exported: templates, tests and other modules use them)
+    ROLE_HINTS,
+    ROLE_LABELS,
+    age,
+    byline,
+    canonical_source,
+    clean_text,
+    coverage,
+    coverage_line,
+    human_time,
+    iso,
+    own_wire,
+    paragraphs,
+    percent,
+    safe_url,
+    source_json,
+    sources_line,
+    story_body,
+    story_json,
+    timeline,
+    truncate,
+)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -53,6 +92,10 @@ STATIC = HERE / "static"
 PAGE_SIZE = 30
 MAX_PAGE = 100_000  # keeps OFFSET bounded; nobody pages this far by hand
 MAX_ID = 2**63 - 1  # larger ids cannot exist in SQLite/PostgreSQL bigint and would overflow
+FEED_SIZE = 30  # stories per Atom / JSON feed
+CACHE_SIZE = 2048  # rendered responses kept (LRU)
+
+MARK_START, MARK_END = "\x02", "\x03"  # the store's snippet markers (store/search.py)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -66,268 +109,6 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"interest-cohort=(), camera=(), microphone=(), geolocation=()"),
 ]
-
-ROLE_LABELS = {
-    "wire": "wire copy",
-    "copy": "rewritten copy",
-    "report": "independent report",
-}
-ROLE_HINTS = {
-    "wire": "republishes the wire text nearly verbatim",
-    "copy": "reuses earlier text with edits",
-    "report": "its own reporting of the same event",
-}
-
-# Characters that are not allowed in XML 1.0 (and are parse errors in HTML): C0 controls except
-# tab/newline/carriage return, surrogates, U+FFFE/U+FFFF.
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-
-
-# --- helpers usable from templates and tests ------------------------------------------------------
-
-
-def clean_text(value: Any) -> str:
-    """Untrusted text made safe to put into an HTML/XML text node (before escaping)."""
-    if value is None:
-        return ""
-    return _INVALID_XML.sub("", str(value))
-
-
-def safe_url(value: Any) -> str | None:
-    """``value`` if it is an absolute http(s) URL with a host, else None.
-
-    Anything else (``javascript:``, ``data:``, ``&#106;avascript:``, protocol-relative ``//x``,
-    ``https:\\evil``, URLs with whitespace or control characters) is shown as text, not a link.
-    """
-    if not value or not isinstance(value, str):
-        return None
-    url = value.strip()
-    if len(url) > 4096 or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url) or "\\" in url:
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or not host:
-        return None
-    return url
-
-
-def paragraphs(text: Any) -> list[str]:
-    """Plain text split into paragraphs (blank or single newlines both separate paragraphs)."""
-    return [p.strip() for p in re.split(r"\n+", clean_text(text)) if p.strip()]
-
-
-def truncate(text: Any, limit: int = 320) -> str:
-    text = " ".join(clean_text(text).split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:—-")
-    return cut + "…"
-
-
-def byline(author: Any) -> str:
-    """An author line without its own leading "By " (the template adds one)."""
-    text = " ".join(clean_text(author).split())
-    return re.sub(r"(?i)^by\s+", "", text)
-
-
-def own_wire(outlet: Any, wire: Any) -> bool:
-    """True when the detected wire service is the outlet itself (AP's own story "via AP")."""
-    o = clean_text(outlet).lower()
-    w = clean_text(wire).strip().lower()
-    if not w:
-        return True
-    words = [x for x in re.findall(r"[a-z]+", o) if x not in ("the", "of")]
-    return w in o.split() or w == "".join(x[0] for x in words) or w == " ".join(words)
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def iso(dt: datetime | None) -> str:
-    if dt is None:
-        return ""
-    return _aware(dt).astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def human_time(dt: datetime | None) -> str:
-    if dt is None:
-        return ""
-    d = _aware(dt).astimezone(UTC)
-    return f"{d:%b} {d.day}, {d:%Y}, {d:%H:%M} UTC"
-
-
-def age(dt: datetime | None, now: datetime) -> str:
-    if dt is None:
-        return ""
-    seconds = (now - _aware(dt)).total_seconds()
-    if seconds < 0:
-        return human_time(dt)
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    days = int(seconds // 86400)
-    if days < 14:
-        return "1 day ago" if days == 1 else f"{days} days ago"
-    d = _aware(dt).astimezone(UTC)
-    return f"{d:%b} {d.day}, {d:%Y}"
-
-
-def percent(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return ""
-    if math.isnan(v):
-        return ""
-    return f"{round(max(0.0, min(1.0, v)) * 100)}%"
-
-
-def coverage(story: Story) -> dict[str, int]:
-    return {
-        "outlets": len(story.outlets),
-        "sources": len(story.sources),
-        "reports": sum(1 for s in story.sources if s.role == "report"),
-    }
-
-
-def coverage_line(story: Story) -> str:
-    c = coverage(story)
-    outlets = "1 outlet" if c["outlets"] == 1 else f"{c['outlets']} outlets"
-    reports = (
-        "1 independent report" if c["reports"] == 1 else f"{c['reports']} independent reports"
-    )
-    return f"{outlets} · {reports}"
-
-
-def sources_line(story: Story) -> str:
-    """``Sources: A, B, C`` — every outlet once, in order of first appearance."""
-    return "Sources: " + ", ".join(clean_text(o) for o in story.outlets)
-
-
-def canonical_source(story: Story) -> StorySource | None:
-    """The source whose text is shown: the earliest with extracted page text (the store's rule),
-    else the earliest with any text, else sources[0]."""
-    for s in story.sources:
-        if getattr(s, "extraction", "page") == "page" and s.text and s.text.strip():
-            return s
-    for s in story.sources:
-        if _text_of(s).strip():
-            return s
-    return story.sources[0] if story.sources else None
-
-
-def _text_of(s: StorySource) -> str:
-    """Extracted text, or the feed summary when extraction fell back to it."""
-    return s.text or getattr(s, "summary", "") or ""
-
-
-def story_body(story: Story) -> list[str]:
-    """Canonical text paragraphs, minus a first paragraph that only repeats the lead."""
-    src = canonical_source(story)
-    paras = paragraphs(_text_of(src) if src else "")
-    lead = " ".join(clean_text(story.lead).split())
-    # The lead is shown above the text; drop it from the text when it is one of the first
-    # paragraphs (the store picks the first paragraph of eight words or more).
-    for i, p in enumerate(paras[:3]):
-        if lead and " ".join(p.split()) == lead:
-            return paras[:i] + paras[i + 1 :]
-    return paras
-
-
-TIMELINE_STEPS = 20  # dot positions are quantised to 5 % steps: classes .at-0 … .at-20
-
-
-def timeline(story: Story) -> dict | None:
-    """Rows for the coverage timeline (who published when), earliest first.
-
-    Each row's horizontal position is a class (``at-0`` … ``at-20``) that the stylesheet maps to
-    a percentage: the strict CSP forbids inline styles, and HTML (unlike SVG text) keeps the
-    labels readable on a phone.
-    """
-    points = [(s, _aware(s.published or s.first_seen)) for s in story.sources]
-    if len(points) < 2:
-        return None
-    t0 = min(t for _, t in points)
-    t1 = max(t for _, t in points)
-    span = max((t1 - t0).total_seconds(), 1.0)
-    rows = []
-    for s, t in sorted(points, key=lambda p: p[1]):
-        step = round(TIMELINE_STEPS * (t - t0).total_seconds() / span)
-        rows.append(
-            {
-                "step": step,
-                "flip": step > TIMELINE_STEPS * 0.55,  # label on the left of the dot
-                "label": clean_text(s.outlet),
-                "role": s.role if s.role in ROLE_LABELS else "other",
-                "iso": iso(t),
-                "when": human_time(t),
-                "offset": _offset(t - t0),
-                "article_id": s.article_id,
-            }
-        )
-    return {"rows": rows, "start": human_time(t0), "end": human_time(t1)}
-
-
-def _offset(delta) -> str:
-    s = int(delta.total_seconds())
-    if s == 0:
-        return "first"
-    if s < 3600:
-        return f"+{max(1, s // 60)} min"
-    if s < 86400 * 2:
-        return f"+{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"+{s // 86400} days"
-
-
-# --- JSON ----------------------------------------------------------------------------------------
-
-
-def source_json(s: StorySource) -> dict:
-    return {
-        "article_id": s.article_id,
-        "outlet": clean_text(s.outlet),
-        "feed": clean_text(s.feed),
-        "title": clean_text(s.title),
-        "url": safe_url(s.url),  # only http(s); null otherwise
-        "raw_url": clean_text(s.url),
-        "author": clean_text(s.author),
-        "published": iso(s.published) or None,
-        "first_seen": iso(s.first_seen),
-        "role": s.role,
-        "reuse": round(float(s.reuse), 4) if s.reuse is not None else None,
-        "copy_of": s.copy_of,
-        "wire": clean_text(s.wire) or None,
-    }
-
-
-def story_json(story: Story, base: str, *, full: bool = False) -> dict:
-    c = coverage(story)
-    out = {
-        "id": story.id,
-        "url": f"{base}/story/{story.id}",
-        "title": clean_text(story.title),
-        "lead": clean_text(story.lead),
-        "first_seen": iso(story.first_seen),
-        "updated": iso(story.updated),
-        "outlets": [clean_text(o) for o in story.outlets],
-        "outlet_count": c["outlets"],
-        "independent_reports": c["reports"],
-        "sources_line": sources_line(story),
-        "sources": [source_json(s) for s in story.sources],
-    }
-    if full:
-        src = canonical_source(story)
-        out["text"] = "\n\n".join(paragraphs(_text_of(src) if src else ""))
-        out["text_from"] = src.article_id if src else None
-    return out
-
 
 # --- security headers -----------------------------------------------------------------------------
 
@@ -388,6 +169,87 @@ def make_env() -> jinja2.Environment:
     return env
 
 
+def highlight(snippet: str) -> Markup:
+    """A search snippet as HTML: every piece of text escaped, matched terms in ``<mark>``.
+
+    The markers are split off before anything else, so the text itself can never open a tag."""
+    out, inside = [], False
+    for piece in re.split(f"([{MARK_START}{MARK_END}])", snippet or ""):
+        if piece == MARK_START:
+            inside = True
+        elif piece == MARK_END:
+            inside = False
+        elif piece:
+            text = escape(" ".join(clean_text(piece).split(" ")))
+            out.append(Markup("<mark>%s</mark>") % text if inside else text)
+    return Markup("").join(out)
+
+
+def plain_snippet(snippet: str) -> str:
+    """A search snippet as plain text for the API: matches between ``[[`` and ``]]``."""
+    return clean_text((snippet or "").replace(MARK_START, "[[").replace(MARK_END, "]]"))
+
+
+MAX_FORM = 64 * 1024
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """An urlencoded form body (the only kind our forms send), capped at ``MAX_FORM`` bytes."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise HTTPException(400, "Send the form as application/x-www-form-urlencoded.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise HTTPException(413, "The form is too large.")
+    form: dict[str, list[str]] = {}
+    for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
+                                max_num_fields=1000):
+        form.setdefault(key, []).append(value)
+    return form
+
+
+def part(value: str) -> str:
+    """A path segment (outlet name, tag) quoted for a URL."""
+    return quote(value, safe="")
+
+
+class PageCache:
+    """Rendered responses by key, valid while the store's data version and the minute hold."""
+
+    def __init__(self, store: Any, size: int = CACHE_SIZE) -> None:
+        self.version = getattr(store, "data_version", None)
+        self.size = size
+        self.items: OrderedDict[str, tuple[tuple, Response]] = OrderedDict()
+
+    def stamp(self, own: Callable[[], Any] | None = None) -> tuple | None:
+        """The validity of an entry: the store's data version (or a narrower ``own`` stamp,
+        e.g. one story's) and the minute."""
+        if self.size <= 0 or (own is None and self.version is None):
+            return None
+        if own is not None:  # a story page: its relative ages may lag by up to five minutes
+            return (own(), int(time.time() // 300))
+        return (self.version(), int(time.time() // 60))
+
+    async def get(self, key: str, make: Callable[[], Awaitable[Response]],
+                  own: Callable[[], Any] | None = None) -> Response:
+        stamp = self.stamp(own)
+        if stamp is None:
+            return await make()
+        hit = self.items.get(key)
+        if hit is not None and hit[0] == stamp:
+            self.items.move_to_end(key)
+            return hit[1]
+        resp = await make()
+        if resp.status_code == 200:
+            self.items[key] = (stamp, resp)
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return resp
+
+
 def create_app(
     store: Any,
     *,
@@ -395,15 +257,30 @@ def create_app(
     page_size: int = PAGE_SIZE,
     clock: Callable[[], datetime] | None = None,
     debug: bool = False,
+    operator_token: str = "",
+    static_site: bool = False,
+    cache_size: int = CACHE_SIZE,
 ) -> Starlette:
+    """The reader app. ``operator_token`` empty: no operator pages. ``static_site``: links page
+    as ``/page/N`` paths and no search box (``export.py`` renders the site through this)."""
     env = make_env()
     env.globals["site_name"] = site_name
+    env.globals["static_site"] = static_site
+    env.filters["part"] = part
+    env.filters["highlight"] = highlight
     now = clock or (lambda: datetime.now(UTC))
+    cache = PageCache(store, cache_size)
+
+    def operator_nonce(request: Request) -> str | None:
+        return op.session_nonce(operator_token, request.cookies.get(op.SESSION_COOKIE))
 
     def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("title", site_name)
         context.setdefault("canonical", None)
         context.setdefault("active", None)
+        context.setdefault("query", "")
+        context.setdefault("feeds", None)
+        context.setdefault("operator", None)
         context.setdefault("root", request.scope.get("root_path", ""))
         html = env.get_template(name).render(request=request, now=now(), **context)
         return HTMLResponse(html, status_code=status_code)
@@ -413,26 +290,159 @@ def create_app(
 
     env.globals["age"] = age_of
 
-    async def front(request: Request) -> Response:
-        raw = request.query_params.get("page", "1")
+    def base_of(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    story_stamp = getattr(store, "story_stamp", None)
+
+    def cached(handler: Callable[[Request], Awaitable[Response]], per_story: bool = False):
+        """Serve a GET page from the cache, unless an operator is signed in (their pages differ).
+        ``per_story``: valid while that story's stamp holds, whatever else the daemon writes."""
+
+        async def wrapper(request: Request) -> Response:
+            if operator_token and request.cookies.get(op.SESSION_COOKIE):
+                return await handler(request)
+            own = None
+            if per_story and story_stamp is not None:
+                sid = request.path_params["story_id"]
+                own = (lambda: story_stamp(sid)) if sid <= MAX_ID else None
+            return await cache.get(str(request.url), lambda: handler(request), own)
+
+        wrapper.__name__ = handler.__name__
+        return wrapper
+
+    # --- parameters ---------------------------------------------------------------------------
+
+    def page_number(request: Request) -> int:
+        raw = request.path_params.get("page", request.query_params.get("page", "1"))
+        raw = str(raw)
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
             raise HTTPException(400, "The page number must be a whole number, 1 or more.")
-        page = int(raw)
-        total = store.count_stories()
+        return int(raw)
+
+    def page_args(request: Request) -> tuple[int, int]:
+        raw_page = request.query_params.get("page", "1")
+        raw_size = request.query_params.get("per_page", str(page_size))
+        if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+            raise HTTPException(400, "page must be a whole number, 1 or more")
+        if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PER_PAGE:
+            raise HTTPException(400, f"per_page must be a whole number from 1 to {MAX_PER_PAGE}")
+        return int(raw_page), int(raw_size)
+
+    def filter_arg(request: Request, name: str) -> str | None:
+        value = request.query_params.get(name)
+        if value is None or value == "":
+            return None
+        if len(value) > MAX_QUERY:
+            raise HTTPException(400, f"{name} is too long")
+        return value
+
+    def query_arg(request: Request, *, required: bool) -> str:
+        q = request.query_params.get("q", "")
+        if len(q) > MAX_QUERY:
+            raise HTTPException(400, f"The search is too long (at most {MAX_QUERY} characters).")
+        if required and not q.strip():
+            raise HTTPException(400, "q is required: the words to search for")
+        return q
+
+    def pager(path: str, page: int, pages: int, query: dict | None = None) -> dict:
+        """Links of a paged listing: ``path?page=N`` (``path/page/N`` for a static site)."""
+
+        def url(n: int) -> str:
+            if static_site:
+                return path if n == 1 else f"{path.rstrip('/')}/page/{n}"
+            q = dict(query or {})
+            if n > 1:
+                q["page"] = n
+            return path + ("?" + urlencode(q) if q else "")
+
+        return {
+            "page": page,
+            "pages": pages,
+            "prev": url(page - 1) if page > 1 else None,
+            "next": url(page + 1) if page < pages else None,
+        }
+
+    # --- listings ------------------------------------------------------------------------------
+
+    def feed_links(root: str, path: str, query: dict | None = None) -> dict:
+        suffix = "?" + urlencode(query) if query else ""
+        return {"atom": f"{root}{path}feed.atom{suffix}", "json": f"{root}{path}feed.json{suffix}"}
+
+    async def listing(request: Request, *, outlet: str | None = None, tag: str | None = None,
+                      path: str, heading: str, kind: str) -> Response:
+        page = page_number(request)
+        total = store.count_browse(outlet=outlet, tag=tag)
+        if total == 0 and kind != "front":
+            raise HTTPException(404, f"No stories for this {kind}.")
         pages = max(1, math.ceil(total / page_size))
         if page > pages:
             raise HTTPException(404, "There is no page with that number.")
-        stories = store.list_stories(limit=page_size, offset=(page - 1) * page_size)
+        stories = store.browse_stories(
+            limit=page_size, offset=(page - 1) * page_size, outlet=outlet, tag=tag, now=now()
+        )
+        root = request.scope.get("root_path", "")
+        feed_path = "/" if kind == "front" else f"{path}/"
         return render(
             request,
             "index.html",
             stories=stories,
-            page=page,
-            pages=pages,
             total=total,
-            title=site_name if page == 1 else f"Stories, page {page} · {site_name}",
-            active="front",
+            heading=heading,
+            kind=kind,
+            pager=pager(root + path, page, pages),
+            feeds=feed_links(root, feed_path),
+            title=(heading if page == 1 else f"{heading}, page {page}") + f" · {site_name}",
+            active="front" if kind == "front" else None,
         )
+
+    async def front(request: Request) -> Response:
+        return await listing(request, path="/", heading="Top stories", kind="front")
+
+    async def outlet_page(request: Request) -> Response:
+        name = request.path_params["name"]
+        return await listing(request, outlet=name, path=f"/outlet/{part(name)}",
+                             heading=f"Stories from {clean_text(name)}", kind="outlet")
+
+    async def tag_page(request: Request) -> Response:
+        tag = request.path_params["tag"]
+        return await listing(request, tag=tag, path=f"/tag/{part(tag)}",
+                             heading=f"Stories tagged {clean_text(tag)}", kind="tag")
+
+    async def outlets_page(request: Request) -> Response:
+        return render(request, "outlets.html", outlets=store.list_outlets(), tags=store.list_tags(),
+                      title=f"Outlets · {site_name}", active="outlets")
+
+    async def search_page(request: Request) -> Response:
+        q = query_arg(request, required=False)
+        outlet = filter_arg(request, "outlet")
+        page = page_number(request)
+        hits, total = [], 0
+        if q.strip():
+            total = store.count_search(q, outlet=outlet)
+            pages = max(1, math.ceil(total / page_size))
+            if page > pages:
+                raise HTTPException(404, "There is no page with that number.")
+            hits = store.search(q, outlet=outlet, limit=page_size, offset=(page - 1) * page_size)
+        else:
+            pages = 1
+        root = request.scope.get("root_path", "")
+        args = {"q": q, **({"outlet": outlet} if outlet else {})}
+        return render(
+            request,
+            "search.html",
+            hits=hits,
+            total=total,
+            query=q,
+            outlet=outlet or "",
+            outlets=store.list_outlets() if not static_site else [],
+            pager=pager(f"{root}/search", page, pages, args),
+            feeds=feed_links(root, "/search/", args) if q.strip() else None,
+            title=(f"Search: {clean_text(q)}" if q.strip() else "Search") + f" · {site_name}",
+            active="search",
+        )
+
+    # --- story ---------------------------------------------------------------------------------
 
     async def story_page(request: Request) -> Response:
         story_id: int = request.path_params["story_id"]
@@ -446,6 +456,7 @@ def create_app(
         story = store.get_story(story_id)
         if story is None:
             raise HTTPException(404, "No story has that number.")
+        nonce = operator_nonce(request)
         return render(
             request,
             "story.html",
@@ -453,8 +464,21 @@ def create_app(
             body=story_body(story),
             canonical_source=canonical_source(story),
             timeline=timeline(story),
+            view=describe(story),  # roles, wire credit, reuse, adds, why grouped (_story_relations)
+            tags=store.story_tags(story_id),
+            operator=operator_panel(nonce),
             title=f"{clean_text(story.title)} · {site_name}",
         )
+
+    def operator_panel(nonce: str | None) -> dict | None:
+        if nonce is None:
+            return None
+        return {
+            "csrf": op.csrf_token(operator_token, nonce),
+            "can_merge": callable(getattr(store, "merge_stories", None)),
+            "can_move": callable(getattr(store, "move_article", None)),
+            "can_split": callable(getattr(store, "split_story", None)),
+        }
 
     async def about(request: Request) -> Response:
         return render(request, "about.html", title=f"About · {site_name}", active="about")
@@ -462,94 +486,266 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    async def atom(request: Request) -> Response:
-        stories = store.list_stories(limit=page_size, offset=0)
-        body = atom_feed(
-            stories,
-            base=str(request.base_url).rstrip("/"),
-            site_name=site_name,
-            now=now(),
-            entry_html=lambda s: env.get_template("_atom_entry.html").render(
-                story=s, base=str(request.base_url).rstrip("/")
-            ),
+    # --- feeds ---------------------------------------------------------------------------------
+
+    def channel_for(request: Request) -> tuple[Channel, list[Story]]:
+        """The channel and stories of a feed URL (front page, outlet, tag or search)."""
+        base = base_of(request)
+        params = request.path_params
+        if "name" in params:
+            name = params["name"]
+            if store.count_browse(outlet=name) == 0:
+                raise HTTPException(404, "No stories for this outlet.")
+            path = f"/outlet/{part(name)}"
+            title, sub = f"{site_name}: {clean_text(name)}", f"Stories {clean_text(name)} carried"
+            stories = store.browse_stories(limit=FEED_SIZE, offset=0, outlet=name, now=now())
+            query = ""
+        elif "tag" in params:
+            tag = params["tag"]
+            if store.count_browse(tag=tag) == 0:
+                raise HTTPException(404, "No stories for this tag.")
+            path = f"/tag/{part(tag)}"
+            title, sub = f"{site_name}: {clean_text(tag)}", f"Stories tagged {clean_text(tag)}"
+            stories = store.browse_stories(limit=FEED_SIZE, offset=0, tag=tag, now=now())
+            query = ""
+        elif request.url.path.startswith("/search/"):
+            q = query_arg(request, required=True)
+            outlet = filter_arg(request, "outlet")
+            path = "/search"
+            args = {"q": q, **({"outlet": outlet} if outlet else {})}
+            query = "?" + urlencode(args)
+            title = f"{site_name}: search for {clean_text(q)}"
+            sub = "Stories matching a search" + (f" in {clean_text(outlet)}" if outlet else "")
+            stories = [s for s, _ in store.search(q, outlet=outlet, limit=FEED_SIZE, offset=0)]
+        else:
+            path, query = "", ""
+            title, sub = site_name, "Stories merged from many outlets, one entry per story"
+            stories = store.browse_stories(limit=FEED_SIZE, offset=0, now=now())
+        feed_base = f"{base}{path}/" if path else f"{base}/"
+        channel = Channel(
+            title=title,
+            subtitle=sub,
+            home=f"{base}{path or '/'}{query}",
+            atom=f"{feed_base}feed.atom{query}",
+            json=f"{feed_base}feed.json{query}",
         )
+        return channel, stories
+
+    def entry_html(request: Request) -> Callable[[Story], str]:
+        base = base_of(request)
+        template = env.get_template("_atom_entry.html")
+        return lambda s: template.render(story=s, base=base)
+
+    async def atom(request: Request) -> Response:
+        channel, stories = channel_for(request)
+        body = atom_feed(stories, channel=channel, base=base_of(request), now=now(),
+                         entry_html=entry_html(request))
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
-    def base_of(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+    async def json_feed_route(request: Request) -> Response:
+        channel, stories = channel_for(request)
+        doc = json_feed(stories, channel=channel, base=base_of(request), entry_html=entry_html(request))
+        return JSONResponse(doc, media_type="application/feed+json")
 
-    def page_args(request: Request) -> tuple[int, int]:
-        raw_page = request.query_params.get("page", "1")
-        raw_size = request.query_params.get("per_page", str(page_size))
-        if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
-            raise HTTPException(400, "page must be a whole number, 1 or more")
-        if not raw_size.isdigit() or not 1 <= int(raw_size) <= 100:
-            raise HTTPException(400, "per_page must be a whole number from 1 to 100")
-        return int(raw_page), int(raw_size)
+    # --- API -----------------------------------------------------------------------------------
 
-    async def json_feed(request: Request) -> Response:
-        base = base_of(request)
-        stories = store.list_stories(limit=page_size, offset=0)
-        entry = env.get_template("_atom_entry.html")
-        feed = {
-            "version": "https://jsonfeed.org/version/1.1",
-            "title": site_name,
-            "description": "Stories merged from many outlets, one item per story",
-            "home_page_url": f"{base}/",
-            "feed_url": f"{base}/feed.json",
-            "language": "en",
-            "items": [
-                {
-                    "id": f"{base}/story/{s.id}",
-                    "url": f"{base}/story/{s.id}",
-                    "title": clean_text(s.title) or "(untitled story)",
-                    "summary": truncate(s.lead, 500),
-                    "content_html": entry.render(story=s, base=base),
-                    "date_published": iso(s.first_seen),
-                    "date_modified": iso(s.updated),
-                    "authors": [{"name": clean_text(o)} for o in s.outlets],
-                    "_aggregator": {
-                        "sources": [source_json(x) for x in s.sources],
-                        "independent_reports": coverage(s)["reports"],
-                    },
-                }
-                for s in stories
-            ],
-        }
-        return JSONResponse(feed, media_type="application/feed+json")
+    def next_url(request: Request, page: int, per_page: int, total: int) -> str | None:
+        if page * per_page >= total:
+            return None
+        q = {"page": str(page + 1), "per_page": str(per_page)}
+        q.update((k, v) for k, v in request.query_params.items() if k not in q)
+        return f"{base_of(request)}{request.url.path}?{urlencode(q)}"
 
     async def api_stories(request: Request) -> Response:
         page, per_page = page_args(request)
-        total = store.count_stories()
-        stories = store.list_stories(limit=per_page, offset=(page - 1) * per_page)
+        outlet, tag = filter_arg(request, "outlet"), filter_arg(request, "tag")
+        total = store.count_browse(outlet=outlet, tag=tag)
+        stories = store.browse_stories(
+            limit=per_page, offset=(page - 1) * per_page, outlet=outlet, tag=tag, now=now()
+        )
         base = base_of(request)
-        more = page * per_page < total
         return JSONResponse(
             {
                 "stories": [story_json(s, base) for s in stories],
                 "page": page,
                 "per_page": per_page,
                 "total": total,
-                "next": f"{base}/api/v1/stories?page={page + 1}&per_page={per_page}" if more else None,
+                "next": next_url(request, page, per_page, total),
             }
         )
 
-    async def api_story(request: Request) -> Response:
+    def live_story(request: Request, route: str) -> Story | Response:
         story_id: int = request.path_params["story_id"]
         live = store.resolve_story(story_id) if story_id <= MAX_ID else None
         if live is None:
             raise HTTPException(404, "no story has that id")
         if live != story_id:
-            return RedirectResponse(
-                request.url_for("api_story", story_id=live).path, status_code=301
-            )
+            return RedirectResponse(request.url_for(route, story_id=live).path, status_code=301)
         story = store.get_story(story_id)
         if story is None:
             raise HTTPException(404, "no story has that id")
+        return story
+
+    async def api_story(request: Request) -> Response:
+        story = live_story(request, "api_story")
+        if isinstance(story, Response):
+            return story
         return JSONResponse(story_json(story, base_of(request), full=True))
+
+    async def api_sources(request: Request) -> Response:
+        story = live_story(request, "api_sources")
+        if isinstance(story, Response):
+            return story
+        return JSONResponse({"story_id": story.id, "sources": [source_json(s) for s in story.sources]})
+
+    async def api_search(request: Request) -> Response:
+        q = query_arg(request, required=True)
+        outlet = filter_arg(request, "outlet")
+        page, per_page = page_args(request)
+        total = store.count_search(q, outlet=outlet)
+        hits = store.search(q, outlet=outlet, limit=per_page, offset=(page - 1) * per_page)
+        base = base_of(request)
+        return JSONResponse(
+            {
+                "query": q,
+                "results": [{"story": story_json(s, base), "snippet": plain_snippet(snip)}
+                            for s, snip in hits],
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+                "next": next_url(request, page, per_page, total),
+            }
+        )
+
+    async def api_feeds(request: Request) -> Response:
+        page, per_page = page_args(request)
+        feeds = store.list_feeds()
+        chosen = feeds[(page - 1) * per_page : page * per_page]
+        return JSONResponse(
+            {
+                "feeds": [feed_json(f) for f in chosen],
+                "page": page,
+                "per_page": per_page,
+                "total": len(feeds),
+                "next": next_url(request, page, per_page, len(feeds)),
+            }
+        )
 
     async def api_openapi(request: Request) -> Response:
         return JSONResponse(openapi_document(site_name))
+
+    # --- operators -----------------------------------------------------------------------------
+
+    def require_operator(request: Request) -> str:
+        if not operator_token:
+            raise HTTPException(404, "There is nothing at this address.")
+        nonce = operator_nonce(request)
+        if nonce is None:
+            raise HTTPException(403, "Sign in as an operator first.")
+        return nonce
+
+    async def checked_form(request: Request) -> dict:
+        """The POSTed form of a signed-in operator, after the CSRF and origin checks."""
+        nonce = require_operator(request)
+        form = await read_form(request)
+        given = form.get("csrf", [""])[0]
+        expected = op.csrf_token(operator_token, nonce)
+        if not op.same_origin(request) or not hmac.compare_digest(given, expected):
+            raise HTTPException(403, "The form expired or came from another site; reload and retry.")
+        return {k: v[0] for k, v in form.items()} | {"article_ids": form.get("article_id", [])}
+
+    async def login(request: Request) -> Response:
+        if not operator_token:
+            raise HTTPException(404, "There is nothing at this address.")
+        nxt = op.local_path(request.query_params.get("next"), "/operator/feeds")
+        if request.method == "GET":
+            token = secrets.token_urlsafe(16)
+            resp = render(request, "login.html", csrf=token, next=nxt, failed=False,
+                          title=f"Operator sign-in · {site_name}")
+            resp.set_cookie(op.LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/operator/")
+            return resp
+        form = {k: v[0] for k, v in (await read_form(request)).items()}
+        cookie = request.cookies.get(op.LOGIN_COOKIE, "")
+        given = form.get("csrf", "")
+        if not cookie or not op.same_origin(request) or not hmac.compare_digest(cookie, given):
+            raise HTTPException(403, "The form expired or came from another site; reload and retry.")
+        nxt = op.local_path(form.get("next", ""), "/operator/feeds")
+        if not op.check_token(operator_token, form.get("token", "")):
+            resp = render(request, "login.html", status_code=403, csrf=given, next=nxt, failed=True,
+                          title=f"Operator sign-in · {site_name}")
+            return resp
+        resp = RedirectResponse(nxt, status_code=303)
+        resp.set_cookie(op.SESSION_COOKIE, op.new_session(operator_token), max_age=op.SESSION_SECONDS,
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        resp.delete_cookie(op.LOGIN_COOKIE, path="/operator/")
+        return resp
+
+    async def logout(request: Request) -> Response:
+        await checked_form(request)
+        resp = RedirectResponse("/", status_code=303)
+        resp.delete_cookie(op.SESSION_COOKIE)
+        return resp
+
+    async def feed_health(request: Request) -> Response:
+        nonce = require_operator(request)
+        feeds = store.list_feeds()
+        return render(request, "feed_health.html", rows=[feed_row(f, now()) for f in feeds],
+                      operator=operator_panel(nonce), title=f"Feed health · {site_name}",
+                      active="operator")
+
+    async def enable_feed(request: Request) -> Response:
+        form = await checked_form(request)
+        if not store.enable_feed(form.get("name", "")):
+            raise HTTPException(404, "No feed has that name.")
+        return RedirectResponse("/operator/feeds", status_code=303)
+
+    def story_id_field(form: dict, key: str) -> int:
+        raw = form.get(key, "").strip().lstrip("#")
+        if not raw.isdigit() or int(raw) > MAX_ID:
+            raise HTTPException(400, f"{key} must be a story number")
+        return int(raw)
+
+    def correction(name: str) -> Callable:
+        fn = getattr(store, name, None)
+        if not callable(fn):
+            raise HTTPException(501, "This store cannot make that correction yet.")
+        return fn
+
+    async def merge(request: Request) -> Response:
+        form = await checked_form(request)
+        src = request.path_params["story_id"]
+        dst = store.resolve_story(story_id_field(form, "into"))
+        if dst is None or store.resolve_story(src) != src or dst == src:
+            raise HTTPException(400, "Both stories must exist and differ.")
+        correction("merge_stories")(src, dst)
+        return RedirectResponse(f"/story/{dst}", status_code=303)
+
+    async def move(request: Request) -> Response:
+        form = await checked_form(request)
+        src = request.path_params["story_id"]
+        article = story_id_field(form, "article")
+        dst = store.resolve_story(story_id_field(form, "to"))
+        story = store.get_story(src)
+        if dst is None or story is None or article not in {s.article_id for s in story.sources}:
+            raise HTTPException(400, "Choose one of this story's sources and an existing story.")
+        correction("move_article")(article, dst)
+        back = store.resolve_story(src)
+        return RedirectResponse(f"/story/{back if back is not None else dst}", status_code=303)
+
+    async def split(request: Request) -> Response:
+        form = await checked_form(request)
+        src = request.path_params["story_id"]
+        story = store.get_story(src)
+        members = {s.article_id for s in story.sources} if story else set()
+        chosen = [int(a) for a in form["article_ids"] if a.isdigit() and int(a) in members]
+        if not chosen or len(chosen) >= len(members):
+            raise HTTPException(400, "Choose some, not all, of this story's sources to split off.")
+        new_id = correction("split_story")(src, chosen)
+        target = new_id if isinstance(new_id, int) else src
+        return RedirectResponse(f"/story/{target}", status_code=303)
+
+    # --- errors --------------------------------------------------------------------------------
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
@@ -560,7 +756,8 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": detail or "error", "status": status},
                                 status_code=status, headers=headers)
-        titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
+        titles = {400: "Bad request", 403: "Not allowed", 404: "Not found",
+                  405: "Method not allowed", 501: "Not available"}
         heading = titles.get(status, "Something went wrong")
         if status == 404 and detail in ("", "Not Found"):
             detail = "There is nothing at this address."
@@ -596,15 +793,40 @@ def create_app(
         return resp
 
     routes = [
-        Route("/", front, name="front"),
-        Route("/story/{story_id:int}", story_page, name="story"),
-        Route("/feed.atom", atom, name="atom"),
-        Route("/feed.json", json_feed, name="json_feed"),
+        Route("/", cached(front), name="front"),
+        Route("/page/{page:int}", cached(front), name="front_page"),
+        Route("/story/{story_id:int}", cached(story_page, per_story=True), name="story"),
+        Route("/outlets", cached(outlets_page), name="outlets"),
+        # Names may hold "/" (quoted as %2F, decoded before routing): the specific routes first.
+        Route("/outlet/{name:path}/feed.atom", cached(atom), name="outlet_atom"),
+        Route("/outlet/{name:path}/feed.json", cached(json_feed_route), name="outlet_json"),
+        Route("/outlet/{name:path}/page/{page:int}", cached(outlet_page), name="outlet_page"),
+        Route("/outlet/{name:path}", cached(outlet_page), name="outlet"),
+        Route("/tag/{tag:path}/feed.atom", cached(atom), name="tag_atom"),
+        Route("/tag/{tag:path}/feed.json", cached(json_feed_route), name="tag_json"),
+        Route("/tag/{tag:path}/page/{page:int}", cached(tag_page), name="tag_page"),
+        Route("/tag/{tag:path}", cached(tag_page), name="tag"),
+        Route("/search", cached(search_page), name="search"),
+        Route("/search/feed.atom", cached(atom), name="search_atom"),
+        Route("/search/feed.json", cached(json_feed_route), name="search_json"),
+        Route("/feed.atom", cached(atom), name="atom"),
+        Route("/feed.json", cached(json_feed_route), name="json_feed"),
         Route("/about", about, name="about"),
         Route("/api/v1/stories", api_stories, name="api_stories"),
         Route("/api/v1/stories/{story_id:int}", api_story, name="api_story"),
+        Route("/api/v1/stories/{story_id:int}/sources", api_sources, name="api_sources"),
+        Route("/api/v1/search", api_search, name="api_search"),
+        Route("/api/v1/feeds", api_feeds, name="api_feeds"),
         Route("/api/v1/openapi.json", api_openapi, name="api_openapi"),
+        Route("/operator/login", login, methods=["GET", "POST"], name="operator_login"),
+        Route("/operator/logout", logout, methods=["POST"], name="operator_logout"),
+        Route("/operator/feeds", feed_health, name="operator_feeds"),
+        Route("/operator/feeds/enable", enable_feed, methods=["POST"], name="operator_enable"),
+        Route("/operator/stories/{story_id:int}/merge", merge, methods=["POST"], name="op_merge"),
+        Route("/operator/stories/{story_id:int}/move", move, methods=["POST"], name="op_move"),
+        Route("/operator/stories/{story_id:int}/split", split, methods=["POST"], name="op_split"),
         Route("/healthz", healthz, name="healthz"),
+        *__import__("aggregator.web.ops", fromlist=["routes"]).routes(store),  # /metrics, /readyz
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
     ]
     app = Starlette(
@@ -617,172 +839,39 @@ def create_app(
     return app
 
 
-# --- Atom -----------------------------------------------------------------------------------------
-
-ATOM_NS = "http://www.w3.org/2005/Atom"
-
-
-def atom_feed(
-    stories: list[Story],
-    *,
-    base: str,
-    site_name: str,
-    now: datetime,
-    entry_html: Callable[[Story], str],
-) -> bytes:
-    """One entry per story; the entry's ``updated`` moves when a source joins the story."""
-    ET.register_namespace("", ATOM_NS)
-
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        el = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
-        if text is not None:
-            el.text = clean_text(text)
-        return el
-
-    feed = ET.Element(f"{{{ATOM_NS}}}feed")
-    sub(feed, "id", f"{base}/")
-    sub(feed, "title", site_name)
-    sub(feed, "subtitle", "Stories merged from many outlets, one entry per story")
-    latest = max((_aware(s.updated) for s in stories), default=_aware(now))
-    sub(feed, "updated", iso(latest))
-    sub(feed, "link", rel="self", href=f"{base}/feed.atom", type="application/atom+xml")
-    sub(feed, "link", rel="alternate", href=f"{base}/", type="text/html")
-    sub(feed, "generator", "aggregator")
-    for story in stories:
-        entry = sub(feed, "entry")
-        sub(entry, "id", f"{base}/story/{story.id}")
-        sub(entry, "title", story.title or "(untitled story)")
-        sub(entry, "link", rel="alternate", href=f"{base}/story/{story.id}", type="text/html")
-        sub(entry, "published", iso(story.first_seen))
-        sub(entry, "updated", iso(story.updated))
-        for outlet in story.outlets:
-            author = sub(entry, "author")
-            sub(author, "name", outlet or "unknown outlet")
-        if story.lead:
-            sub(entry, "summary", truncate(story.lead, 500))
-        sub(entry, "content", str(entry_html(story)), type="html")
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+def feed_state(f: Any) -> str:
+    if not f.in_config:
+        return "removed"
+    if not f.enabled:
+        return "off"
+    if f.disabled_reason:
+        return "disabled"
+    if f.error_count:
+        return "failing"
+    return "active"
 
 
-# --- OpenAPI ---------------------------------------------------------------------------------------
-
-
-def openapi_document(site_name: str) -> dict:
-    source = {
-        "type": "object",
-        "required": ["article_id", "outlet", "title", "url", "raw_url", "role", "first_seen"],
-        "properties": {
-            "article_id": {"type": "integer"},
-            "outlet": {"type": "string"},
-            "feed": {"type": "string"},
-            "title": {"type": "string"},
-            "url": {"type": ["string", "null"], "description": "http(s) link, null otherwise"},
-            "raw_url": {"type": "string", "description": "the URL as stored; untrusted"},
-            "author": {"type": "string"},
-            "published": {"type": ["string", "null"], "format": "date-time"},
-            "first_seen": {"type": "string", "format": "date-time"},
-            "role": {"type": "string", "examples": ["wire", "copy", "report"]},
-            "reuse": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-            "copy_of": {"type": ["integer", "null"]},
-            "wire": {"type": ["string", "null"]},
-        },
-    }
-    story = {
-        "type": "object",
-        "required": ["id", "url", "title", "lead", "first_seen", "updated", "outlets", "sources"],
-        "properties": {
-            "id": {"type": "integer"},
-            "url": {"type": "string"},
-            "title": {"type": "string"},
-            "lead": {"type": "string"},
-            "first_seen": {"type": "string", "format": "date-time"},
-            "updated": {"type": "string", "format": "date-time"},
-            "outlets": {"type": "array", "items": {"type": "string"}},
-            "outlet_count": {"type": "integer"},
-            "independent_reports": {"type": "integer"},
-            "sources_line": {"type": "string"},
-            "sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}},
-            "text": {"type": "string", "description": "canonical text (single story only)"},
-            "text_from": {"type": ["integer", "null"]},
-        },
-    }
-    error = {
-        "type": "object",
-        "required": ["error", "status"],
-        "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
-    }
-
-    def err(desc: str) -> dict:
-        return {
-            "description": desc,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
-
-    int_param = {"type": "integer", "minimum": 1}
+def feed_json(f: Any) -> dict:
+    """A feed as the public API shows it (no error texts: they can name internal addresses)."""
     return {
-        "openapi": "3.1.0",
-        "info": {"title": f"{site_name} API", "version": "1"},
-        "servers": [{"url": "/"}],
-        "paths": {
-            "/api/v1/stories": {
-                "get": {
-                    "operationId": "listStories",
-                    "summary": "Stories in front-page order",
-                    "parameters": [
-                        {"name": "page", "in": "query", "schema": {**int_param, "maximum": MAX_PAGE}},
-                        {"name": "per_page", "in": "query", "schema": {**int_param, "maximum": 100}},
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "a page of stories",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["stories", "page", "per_page", "total", "next"],
-                                        "properties": {
-                                            "stories": {
-                                                "type": "array",
-                                                "items": {"$ref": "#/components/schemas/Story"},
-                                            },
-                                            "page": {"type": "integer"},
-                                            "per_page": {"type": "integer"},
-                                            "total": {"type": "integer"},
-                                            "next": {"type": ["string", "null"]},
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        "400": err("bad paging parameters"),
-                    },
-                }
-            },
-            "/api/v1/stories/{story_id}": {
-                "get": {
-                    "operationId": "getStory",
-                    "summary": "One merged story with its canonical text and every source",
-                    "parameters": [
-                        {"name": "story_id", "in": "path", "required": True,
-                         "schema": {"type": "integer", "minimum": 0}},
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "the story",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Story"}
-                                }
-                            },
-                        },
-                        "301": {"description": "the story was merged; Location names the live one"},
-                        "404": err("no story has that id"),
-                    },
-                }
-            },
-        },
-        "components": {"schemas": {"Story": story, "Source": source, "Error": error}},
+        "name": clean_text(f.name),
+        "outlet": clean_text(f.outlet),
+        "url": safe_url(f.url),
+        "tags": [clean_text(t) for t in f.tags],
+        "state": feed_state(f),
+        "last_fetch": iso(f.last_fetch_at) or None,
+        "last_status": f.last_status,
+        "next_check": iso(f.next_check_at) or None,
+        "articles": f.articles,
     }
 
 
-__all__ = ["CSP", "coverage_line", "create_app", "safe_url", "sources_line"]
+def feed_row(f: Any, now: datetime) -> dict:
+    """A feed as the operators' health page shows it."""
+    return {**feed_json(f), "raw_url": clean_text(f.url), "last_error": clean_text(f.last_error),
+            "disabled_reason": clean_text(f.disabled_reason), "error_count": f.error_count,
+            "last_fetch_at": f.last_fetch_at, "next_check_at": f.next_check_at,
+            "overdue": bool(f.next_check_at and f.next_check_at < now and feed_state(f) == "active")}
+
+
+__all__ = ["CSP", "coverage_line", "create_app", "highlight", "safe_url", "sources_line"]
