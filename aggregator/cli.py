@@ -256,6 +256,45 @@ def _feeds_status(store) -> int:
     return 0
 
 
+def cmd_store(args) -> int:
+    """``store migrate``: copy a whole store into another (resumable; counts verified)."""
+    from store.copy import CopyError, copy_store
+
+    src, dst = open_store(args.source), open_store(args.target)
+    try:
+        counts = copy_store(src, dst, progress=_copy_progress())
+    except CopyError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_STORE
+    finally:
+        src.close()
+        dst.close()
+    print("copied and verified: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    return 0
+
+
+def _copy_progress():
+    """A progress bar per table on a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   console=Console(stderr=True))
+    tasks: dict[str, int] = {}
+    bar.start()
+
+    def show(table: str, done: int, total: int) -> None:
+        if table not in tasks:
+            tasks[table] = bar.add_task(table, total=total)
+        bar.update(tasks[table], completed=done)
+        if table == "corrections" and done >= total:
+            bar.stop()
+
+    return show
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -335,6 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where the site will be served (absolute links in the feeds)")
     db(sp)
     sp.set_defaults(func=cmd_export)
+
+    sp = sub.add_parser("store", help="operate on the store itself")
+    ssub = sp.add_subparsers(dest="store_cmd", required=True)
+    m = ssub.add_parser("migrate", help="copy a whole store into another, e.g. SQLite to PostgreSQL "
+                        "(resumable: run it again after an interruption; row counts verified)")
+    m.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
+    m.add_argument("--to", dest="target", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
+    sp.set_defaults(func=cmd_store)
 
     sp = sub.add_parser("demo", help="poll a built-in loopback newsroom and serve its stories")
     sp.add_argument("--host", default=None)

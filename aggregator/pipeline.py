@@ -97,12 +97,28 @@ class Services:
         """Replay the window's fingerprints in id order: the same state as before the restart.
         Memberships come from the store, so operators' corrections are part of the replay."""
         self._corrections_seen = self.store.last_correction_id()  # read first: none is missed
+        seen = self.store.last_article_id()
         c = cluster.Clusterer()
         since = datetime.now(UTC) - timedelta(days=self.settings.window_days)
         for row in self.store.fingerprints(since=since):
             feats = cluster.Features.load(row.fp_scheme, row.fp_signature, row.fp_payload)
             c.restore(row.article_id, row.when, feats, row.story_id, row.copy_of)
+            seen = max(seen, row.article_id)
+        self._articles_seen = seen  # the newest article this clusterer knows
         return c
+
+    def catch_up(self) -> int:
+        """Replay the articles other processes stored since this clusterer last looked (other
+        daemons on one PostgreSQL, or ``poll --once`` beside a daemon). Called inside the
+        store's serialised write, so it sees everything stored before the article at hand.
+        The caller holds ``cluster_lock``. Returns how many articles were replayed."""
+        rows = self.store.fingerprints_after(self._articles_seen)
+        for row in rows:
+            if self.clusterer.story_of(row.article_id) is None:
+                feats = cluster.Features.load(row.fp_scheme, row.fp_signature, row.fp_payload)
+                self.clusterer.restore(row.article_id, row.when, feats, row.story_id, row.copy_of)
+            self._articles_seen = max(self._articles_seen, row.article_id)
+        return len(rows)
 
     def reload_clusterer(self) -> None:
         with self.cluster_lock:
@@ -409,6 +425,7 @@ def _store(svc: Services, feed: FeedRow, cand: Candidate) -> tuple[int, bool]:
     """Cluster and write one article (one transaction). Returns (story id, created)."""
 
     def assign(article_id: int) -> Membership:
+        svc.catch_up()  # what other daemons stored first, so that one event makes one story
         d = svc.clusterer.assign(article_id, cand.when, cand.features, feed.outlet)
         return Membership(d.story_id, d.copy_of, d.role, d.reuse, d.score, d.evidence)
 
@@ -416,6 +433,8 @@ def _store(svc: Services, feed: FeedRow, cand: Candidate) -> tuple[int, bool]:
         aid, membership, created = svc.store.add_article(cand.article, cand.guid, cand.link, assign)
         if created and svc.clusterer.story_of(aid) != membership.story_id:
             svc.clusterer.move(aid, membership.story_id)  # the store followed a merge
+        if created:
+            svc._articles_seen = max(svc._articles_seen, aid)
     log.debug("article stored", extra={"article_url": cand.article.url,
                                        "story_id": membership.story_id})
     return membership.story_id, created

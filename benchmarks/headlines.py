@@ -51,15 +51,28 @@ def load(path: Path) -> list[dict]:
     if path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as f:
             for rec in csv.DictReader(f):
-                rows.append({"id": rec["ID"], "cluster": rec["STORY"], "title": rec["TITLE"] or "",
-                             "summary": "", "when": _when(rec.get("TIMESTAMP"))})
+                rows.append(
+                    {
+                        "id": rec["ID"],
+                        "cluster": rec["STORY"],
+                        "title": rec["TITLE"] or "",
+                        "summary": "",
+                        "when": _when(rec.get("TIMESTAMP")),
+                    }
+                )
     else:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 rec = json.loads(line)
-                rows.append({"id": rec["id"], "cluster": rec["cluster"], "title": rec.get("title") or "",
-                             "summary": rec.get("summary") or rec.get("text") or "",
-                             "when": _when(rec.get("date"))})
+                rows.append(
+                    {
+                        "id": rec["id"],
+                        "cluster": rec["cluster"],
+                        "title": rec.get("title") or "",
+                        "summary": rec.get("summary") or rec.get("text") or "",
+                        "when": _when(rec.get("date")),
+                    }
+                )
     order = {id(r): n for n, r in enumerate(rows)}
     rows.sort(key=lambda r: (r["when"], order[id(r)]))
     return rows
@@ -100,12 +113,16 @@ def main(argv: list[str] | None = None) -> int:
         res = run_file(f, params)
         results.append(res)
         print(json.dumps(res), flush=True)
-    print(json.dumps({
-        "summary": True,
-        "b3_precision_macro": round(statistics.fmean(r["b3_precision"] for r in results), 4),
-        "b3_recall_macro": round(statistics.fmean(r["b3_recall"] for r in results), 4),
-        "b3_f1_macro": round(statistics.fmean(r["b3_f1"] for r in results), 4),
-    }))
+    print(
+        json.dumps(
+            {
+                "summary": True,
+                "b3_precision_macro": round(statistics.fmean(r["b3_precision"] for r in results), 4),
+                "b3_recall_macro": round(statistics.fmean(r["b3_recall"] for r in results), 4),
+                "b3_f1_macro": round(statistics.fmean(r["b3_f1"] for r in results), 4),
+            }
+        )
+    )
     return 0
 
 

@@ -1,7 +1,8 @@
 """Persistence for the aggregator: feeds, articles, stories.
 
-``open_store(url)`` is the only entry point: ``sqlite:///path/to/file.db`` (the default) today,
-``postgresql://...`` later behind the same methods. Nothing here imports the pipeline.
+``open_store(url)`` is the only entry point: ``sqlite:///path/to/file.db`` (the default) or
+``postgresql://...`` (several daemons sharing one database), behind the same methods
+(store/dialect.py says how). Nothing here imports the pipeline.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from .records import (  # noqa: F401
 from .sqlite import SQLiteStore, StoreError
 
 
-def open_store(url: str) -> SQLiteStore:
+def open_store(url: str):
+    """``sqlite:///PATH`` → SQLiteStore; ``postgresql://…`` → PostgresStore (same methods)."""
     if url.startswith("sqlite:///"):
         return SQLiteStore(Path(url[len("sqlite:///") :]))
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("store: the PostgreSQL backend is not built yet (use sqlite:///PATH)")
-    raise StoreError(f"store: unsupported database URL {url!r} (expected sqlite:///PATH)")
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(f"store: unsupported database URL {url!r} (expected sqlite:///PATH or postgresql://...)")
 
 
 __all__ = ["SQLiteStore", "StoreError", "open_store"]

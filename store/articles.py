@@ -26,11 +26,11 @@ class ArticlesMixin:
         r = self._r()
         for i in range(0, len(guids), 500):
             chunk = guids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
+            marks = ",".join([self._keyed("?")] * len(chunk))
             known.update(
                 row[0]
                 for row in r.execute(
-                    f"SELECT guid FROM entries WHERE feed_id = ? AND guid IN ({marks})",
+                    f"SELECT guid FROM entries WHERE feed_id = ? AND {self._keyed('guid')} IN ({marks})",
                     [feed_id, *chunk],
                 )
             )
@@ -41,7 +41,9 @@ class ArticlesMixin:
         for url in urls:
             if not url:
                 continue
-            row = self._r().execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone()
+            row = self._r().execute(
+                f"SELECT id FROM articles WHERE {self._keyed('url')} = {self._keyed('?')}", (url,)
+            ).fetchone()
             if row:
                 return int(row[0])
         return None
@@ -50,8 +52,8 @@ class ArticlesMixin:
         """Record that a feed carries an article we already have."""
         with self._tx() as c:
             c.execute(
-                "INSERT OR IGNORE INTO entries (feed_id, guid, article_id, link, seen_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO entries (feed_id, guid, article_id, link, seen_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (feed_id, guid, article_id, link, to_db(seen)),
             )
 
@@ -65,15 +67,21 @@ class ArticlesMixin:
         """Store a new article, its entry and its story membership in one transaction.
 
         ``assign(article_id)`` is called inside the transaction (story assignment is serialised
-        with the write). Returns (article id, membership, created). When another writer stored the
-        same URL first, the existing article gets the entry and ``created`` is False."""
+        with the write, and across processes by ``_serialise``: on PostgreSQL an advisory lock, so
+        article ids grow in commit order and ``assign`` may first replay ``fingerprints_after``
+        to see what other daemons stored). Returns (article id, membership, created). When
+        another writer stored the same URL first, the existing article gets the entry and
+        ``created`` is False."""
         with self._tx() as c:
-            row = c.execute("SELECT id FROM articles WHERE url = ?", (article.url,)).fetchone()
+            self._serialise(c)
+            row = c.execute(
+                f"SELECT id FROM articles WHERE {self._keyed('url')} = {self._keyed('?')}", (article.url,)
+            ).fetchone()
             if row:
                 aid = int(row[0])
                 c.execute(
-                    "INSERT OR IGNORE INTO entries (feed_id, guid, article_id, link, seen_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO entries (feed_id, guid, article_id, link, seen_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (article.feed_id, guid, aid, link, to_db(article.first_seen)),
                 )
                 m = self._membership(c, aid)
@@ -82,7 +90,7 @@ class ArticlesMixin:
                 """INSERT INTO articles (url, title, author, published, first_seen, outlet, feed_id,
                      summary, text, language, site_name, extraction, extraction_note,
                      fp_scheme, fp_signature, fp_payload)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 (
                     article.url, article.title, article.author, to_db(article.published),
                     to_db(article.first_seen), article.outlet, article.feed_id, article.summary,
@@ -91,10 +99,10 @@ class ArticlesMixin:
                     article.fp_payload,
                 ),
             )
-            aid = int(cur.lastrowid)
+            aid = int(cur.fetchone()[0])
             c.execute(
-                "INSERT OR IGNORE INTO entries (feed_id, guid, article_id, link, seen_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO entries (feed_id, guid, article_id, link, seen_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (article.feed_id, guid, aid, link, to_db(article.first_seen)),
             )
             m = assign(aid)
@@ -127,7 +135,7 @@ class ArticlesMixin:
             (m.story_id, m.copy_of, m.role, m.reuse, m.score, json.dumps(m.evidence), aid),
         )
         c.execute(
-            """UPDATE stories SET updated = ?, latest = MAX(latest, ?) WHERE id = ?""",
+            """UPDATE stories SET updated = ?, latest = GREATEST(latest, ?) WHERE id = ?""",
             (to_db(a.first_seen), when, m.story_id),
         )
         self._recount(c, m.story_id)
@@ -155,3 +163,17 @@ class ArticlesMixin:
             args.append(to_db(since))
         for r in self._r().execute(sql + " ORDER BY id", args):
             yield FingerprintRow(r[0], from_db(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6])
+
+    def fingerprints_after(self, article_id: int) -> list[FingerprintRow]:
+        """Fingerprints of the articles stored after ``article_id`` (with a story), in id order:
+        what other processes added since a clusterer last looked. Read inside ``assign`` (the
+        writers are serialised then), it is everything committed before the article at hand."""
+        rows = self._r().execute(
+            "SELECT id, COALESCE(published, first_seen) AS t, story_id, copy_of, fp_scheme, "
+            "fp_signature, fp_payload FROM articles WHERE id > ? AND story_id IS NOT NULL ORDER BY id",
+            (article_id,),
+        ).fetchall()
+        return [FingerprintRow(r[0], from_db(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
+
+    def last_article_id(self) -> int:
+        return self._r().execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()[0]

@@ -24,7 +24,7 @@ RANK_SQL = (
 )
 
 
-def _filters(outlet: str | None, tag: str | None) -> tuple[str, dict]:
+def _filters(outlet: str | None, tag: str | None, tags: str = "json_each(f.tags) t") -> tuple[str, dict]:
     where = ["s.merged_into IS NULL"]
     args: dict = {}
     if outlet is not None:
@@ -32,8 +32,8 @@ def _filters(outlet: str | None, tag: str | None) -> tuple[str, dict]:
         args["outlet"] = outlet
     if tag is not None:
         where.append(
-            """EXISTS (SELECT 1 FROM articles a JOIN entries e ON e.article_id = a.id
-                       JOIN feeds f ON f.id = e.feed_id, json_each(f.tags) t
+            f"""EXISTS (SELECT 1 FROM articles a JOIN entries e ON e.article_id = a.id
+                       JOIN feeds f ON f.id = e.feed_id, {tags}
                        WHERE a.story_id = s.id AND t.value = :tag)"""
         )
         args["tag"] = tag
@@ -42,6 +42,10 @@ def _filters(outlet: str | None, tag: str | None) -> tuple[str, dict]:
 
 class BrowseMixin:
     """Read-side queries for the reader web UI (mixed into the backend class)."""
+
+    # Dialect fragments (store/dialect.py): PostgreSQL's store overrides them.
+    _rank_sql = RANK_SQL
+    _tags_sql = "json_each(f.tags) t"  # a feed's tags as rows with a ``value`` column
 
     def browse_stories(
         self,
@@ -54,20 +58,20 @@ class BrowseMixin:
     ) -> list[Story]:
         """Stories ranked by coverage and recency (see ``RANK_SQL``), optionally only those an
         outlet carried or those with a tag."""
-        where, args = _filters(outlet, tag)
+        where, args = _filters(outlet, tag, self._tags_sql)
         args.update(now=to_db(now or datetime.now(UTC)), limit=limit, offset=offset)
         ids = [
             r[0]
             for r in self._r().execute(
                 f"""SELECT s.id FROM stories s WHERE {where}
-                    ORDER BY {RANK_SQL} DESC, s.latest DESC, s.id DESC LIMIT :limit OFFSET :offset""",
+                    ORDER BY {self._rank_sql} DESC, s.latest DESC, s.id DESC LIMIT :limit OFFSET :offset""",
                 args,
             )
         ]
         return self.get_stories(ids)
 
     def count_browse(self, *, outlet: str | None = None, tag: str | None = None) -> int:
-        where, args = _filters(outlet, tag)
+        where, args = _filters(outlet, tag, self._tags_sql)
         return self._r().execute(f"SELECT COUNT(*) FROM stories s WHERE {where}", args).fetchone()[0]
 
     def get_stories(self, ids: Iterable[int]) -> list[Story]:
@@ -121,7 +125,7 @@ class BrowseMixin:
         return [
             (r[0], r[1])
             for r in self._r().execute(
-                "SELECT t.value, COUNT(*) FROM feeds f, json_each(f.tags) t GROUP BY t.value ORDER BY t.value"
+                f"SELECT t.value, COUNT(*) FROM feeds f, {self._tags_sql} GROUP BY t.value ORDER BY t.value"
             )
         ]
 
@@ -129,8 +133,8 @@ class BrowseMixin:
         return [
             r[0]
             for r in self._r().execute(
-                """SELECT DISTINCT t.value FROM articles a JOIN entries e ON e.article_id = a.id
-                   JOIN feeds f ON f.id = e.feed_id, json_each(f.tags) t
+                f"""SELECT DISTINCT t.value FROM articles a JOIN entries e ON e.article_id = a.id
+                   JOIN feeds f ON f.id = e.feed_id, {self._tags_sql}
                    WHERE a.story_id = ? ORDER BY t.value""",
                 (story_id,),
             )

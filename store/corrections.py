@@ -37,6 +37,7 @@ class CorrectionsMixin:
         """Merge story ``src`` into ``dst`` (followed to the story it lives under); returns the
         live id. ``src`` keeps a redirect."""
         with self._tx() as c:
+            self._serialise(c)  # serialised with story assignment
             if live_story(c, src) != src:
                 raise CorrectionError(f"store: story {src} does not exist or was merged already")
             target = live_story(c, dst)
@@ -52,7 +53,7 @@ class CorrectionsMixin:
                 (target, src),
             )
             c.execute(
-                """UPDATE stories SET updated = MAX(updated, (SELECT updated FROM stories WHERE id = ?))
+                """UPDATE stories SET updated = GREATEST(updated, (SELECT updated FROM stories WHERE id = ?))
                    WHERE id = ?""",
                 (src, target),
             )
@@ -64,6 +65,7 @@ class CorrectionsMixin:
         """Move one article into story ``story_id`` (followed to the story it lives under);
         returns the live id. A story left empty redirects to it."""
         with self._tx() as c:
+            self._serialise(c)  # serialised with story assignment
             row = c.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()
             if row is None:
                 raise CorrectionError(f"store: no article {article_id}")
@@ -76,7 +78,7 @@ class CorrectionsMixin:
             c.execute("UPDATE articles SET story_id = ? WHERE id = ?", (target, article_id))
             _unlink(c, [old, target])
             c.execute(
-                "UPDATE stories SET updated = MAX(updated, (SELECT first_seen FROM articles WHERE id = ?))"
+                "UPDATE stories SET updated = GREATEST(updated, (SELECT first_seen FROM articles WHERE id = ?))"
                 " WHERE id = ?",
                 (article_id, target),
             )
@@ -97,6 +99,7 @@ class CorrectionsMixin:
         of the story that now holds them."""
         chosen = sorted(set(article_ids))
         with self._tx() as c:
+            self._serialise(c)  # serialised with story assignment
             if live_story(c, story_id) != story_id:
                 raise CorrectionError(f"store: story {story_id} does not exist or was merged")
             members = _members(c, story_id)

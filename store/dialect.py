@@ -93,6 +93,10 @@ class PgCursor:
     def rowcount(self) -> int:
         return self._cur.rowcount
 
+    @property
+    def description(self):
+        return self._cur.description
+
 
 class PgConnection:
     """A psycopg connection with the sqlite3 calling convention (see the module docstring)."""
@@ -102,7 +106,10 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence | Mapping | None = None) -> PgCursor:
         cur = self.raw.cursor()
-        cur.execute(to_pyformat(sql), clean_params(params))
+        if params is None:  # psycopg then reads no placeholders (and may run several statements)
+            cur.execute(sql)
+        else:
+            cur.execute(to_pyformat(sql), clean_params(params))
         return PgCursor(cur)
 
     def executemany(self, sql: str, seq: Iterable[Sequence | Mapping]) -> None:

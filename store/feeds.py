@@ -19,6 +19,8 @@ from .timefmt import from_db, to_db
 class FeedsMixin:
     """Methods of the store that concern feeds (mixed into the backend class)."""
 
+    _claim_lock_sql = ""  # PostgreSQL: " FOR UPDATE OF f SKIP LOCKED"
+
     def sync_feeds(self, feeds: Iterable) -> None:
         """Make the feeds table match the configured list (objects with name, url, outlet,
         interval, enabled, tags). Feeds no longer configured keep their row and articles."""
@@ -41,8 +43,11 @@ class FeedsMixin:
                                                THEN feeds.discovered_url END""",
                     (f.name, f.url, f.outlet, json.dumps(list(f.tags)), f.interval, int(f.enabled)),
                 )
-            marks = ",".join("?" * len(names))
-            c.execute(f"UPDATE feeds SET in_config = 0 WHERE name NOT IN ({marks})", names)
+            if names:
+                marks = ",".join("?" * len(names))
+                c.execute(f"UPDATE feeds SET in_config = 0 WHERE name NOT IN ({marks})", names)
+            else:
+                c.execute("UPDATE feeds SET in_config = 0")
 
     def list_feeds(self) -> list[FeedRow]:
         rows = self._r().execute(
@@ -121,6 +126,10 @@ class FeedsMixin:
         clears it."""
         until = to_db(now + timedelta(seconds=lease))
         with self._tx() as c:
+            # PostgreSQL: claimers queue here for a moment, so the per-host count below sees
+            # every daemon's claims; the rows are locked with SKIP LOCKED (a feed being written
+            # by record_poll is passed over, not waited for). SQLite: BEGIN IMMEDIATE did both.
+            self._lock_claims(c)
             held: dict[str, int] = {}
             for r in c.execute("SELECT url, discovered_url FROM feeds WHERE claimed_until > ?",
                                (to_db(now),)):
@@ -132,9 +141,12 @@ class FeedsMixin:
                      AND (? <= 0 OR error_count < ?)
                      AND (next_check_at IS NULL OR next_check_at <= ?)
                      AND (claimed_until IS NULL OR claimed_until <= ?)
-                   ORDER BY next_check_at IS NOT NULL, next_check_at, id""",
-                (error_limit, error_limit, to_db(now), to_db(now)),
-            )
+                   ORDER BY next_check_at IS NOT NULL, next_check_at, id
+                   LIMIT ?""" + self._claim_lock_sql,
+                # Enough rows to fill ``limit`` past hosts at their cap, without locking (on
+                # PostgreSQL) every due feed of a large backlog.
+                (error_limit, error_limit, to_db(now), to_db(now), limit * 20 + 100),
+            ).fetchall()
             picked = []
             for r in rows:
                 if len(picked) >= limit:
@@ -168,8 +180,9 @@ class FeedsMixin:
         ``copies``: its articles that are copies of an article of another outlet."""
         rows = self._r().execute(
             """SELECT e.feed_id AS feed_id, COUNT(*) AS articles,
-                      SUM(a.first_seen >= ?) AS recent,
-                      SUM(o.id IS NOT NULL AND o.outlet <> a.outlet) AS copies
+                      SUM(CASE WHEN a.first_seen >= ? THEN 1 ELSE 0 END) AS recent,
+                      SUM(CASE WHEN o.id IS NOT NULL AND o.outlet <> a.outlet THEN 1 ELSE 0 END)
+                        AS copies
                FROM entries e JOIN articles a ON a.id = e.article_id
                LEFT JOIN articles o ON o.id = a.copy_of
                GROUP BY e.feed_id""",

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from importlib import resources
 
 
-def available() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every migration file, in order."""
+def available(directory: str = "migrations") -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every migration file, in order (``migrations_pg`` for
+    PostgreSQL)."""
     out = []
-    for f in resources.files(__package__).joinpath("migrations").iterdir():
+    for f in resources.files(__package__).joinpath(directory).iterdir():
         if f.name.endswith(".sql"):
             version, _, name = f.name[:-4].partition("_")
             out.append((int(version), name, f.read_text(encoding="utf-8")))

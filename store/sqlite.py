@@ -34,7 +34,15 @@ def _connect(path: Path) -> sqlite3.Connection:
     # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the
     # last transactions, never corrupt the file.
     conn.execute("PRAGMA synchronous = NORMAL")
+    # The shared SQL says GREATEST (PostgreSQL's); SQLite's two-argument MAX is the same but
+    # for NULLs, which GREATEST skips.
+    conn.create_function("greatest", -1, _greatest, deterministic=True)
     return conn
+
+
+def _greatest(*args):
+    values = [a for a in args if a is not None]
+    return max(values) if values else None
 
 
 class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin, SearchMixin):
@@ -54,6 +62,18 @@ class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin, SearchMi
         self._readers: list[sqlite3.Connection] = []
         with self._wlock:
             migrate.apply(self._w)
+
+    # -- dialect hooks (see store/dialect.py; PostgresStore has its own) ------------------------
+
+    @staticmethod
+    def _keyed(expr: str) -> str:
+        return expr  # unique text columns are indexed as they are
+
+    def _serialise(self, c: sqlite3.Connection) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already made this the only writer."""
+
+    def _lock_claims(self, c: sqlite3.Connection) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already made this the only writer."""
 
     # -- connections ------------------------------------------------------------------------
 

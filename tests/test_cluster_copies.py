@@ -48,7 +48,7 @@ def test_rewritten_copy_is_copy_not_wire():
     sents = words_text(3, 30)
     other = words_text(303, 30)
     # keep two thirds of the sentences, rewrite every third one
-    edited = [o if i % 3 == 2 else s for i, (s, o) in enumerate(zip(sents, other))]
+    edited = [o if i % 3 == 2 else s for i, (s, o) in enumerate(zip(sents, other, strict=True))]
     d = _feed(Clusterer(), [("Harbour budget", " ".join(sents)), ("Harbour budget", " ".join(edited))])
     assert d[1].copy_of == 1
     assert d[1].role == COPY

@@ -25,7 +25,9 @@ def _pseudo_text(seed: int, sentences: int) -> list[str]:
     (almost) no words, so each seed is its own event."""
     rnd = random.Random(seed)
     vocab = ["".join(rnd.choice(_SYLLABLES) for _ in range(3)) for _ in range(40)]
-    return [" ".join(rnd.choice(vocab) for _ in range(rnd.randint(10, 16))).capitalize() + "." for _ in range(sentences)]
+    return [
+        " ".join(rnd.choice(vocab) for _ in range(rnd.randint(10, 16))).capitalize() + "." for _ in range(sentences)
+    ]
 
 
 def _events():

@@ -54,7 +54,7 @@ def test_restore_then_assign_equals_uninterrupted():
     full = _run(whole, items)
     cut = 4
     restored = Clusterer()
-    for n, ((title, text), dec) in enumerate(zip(items[:cut], full[:cut]), start=1):
+    for n, ((title, text), dec) in enumerate(zip(items[:cut], full[:cut], strict=True), start=1):
         restored.restore(n, T0 + timedelta(hours=n), featurize(title, text), dec.story_id, dec.copy_of)
     rest = _run(restored, items[cut:], start=cut + 1)
     assert rest == full[cut:]
@@ -84,7 +84,10 @@ def test_multilingual_and_empty_inputs_do_not_crash():
     samples = [
         ("", ""),
         ("   ", "\x00\ud800 broken"),
-        ("Erdbeben erschüttert die Stadt", "Ein Erdbeben der Stärke 5,1 hat am Morgen die Stadt erschüttert, sagte die Polizei."),
+        (
+            "Erdbeben erschüttert die Stadt",
+            "Ein Erdbeben der Stärke 5,1 hat am Morgen die Stadt erschüttert, sagte die Polizei.",
+        ),
         ("東京で地震", "東京で強い地震があり、多くの建物が揺れました。"),
         ("Землетрясение в городе", "Сильное землетрясение произошло утром, сообщила полиция."),
         ("زلزال يضرب المدينة", "ضرب زلزال قوي المدينة صباح اليوم"),
@@ -94,7 +97,14 @@ def test_multilingual_and_empty_inputs_do_not_crash():
         f = featurize(t, x, summary="feed summary text" if not x else "")
         d = c.assign(n, T0, f)
         assert d.story_id in range(1, n + 1)
-    assert featurize("Erdbeben", "Ein Erdbeben der Stärke 5,1 hat am Morgen die Stadt erschüttert, und die Polizei sagte, dass es keine Verletzten gab und die Schulen offen sind.").language == "de"
+    assert (
+        featurize(
+            "Erdbeben",
+            "Ein Erdbeben der Stärke 5,1 hat am Morgen die Stadt erschüttert, und die Polizei sagte, "
+            "dass es keine Verletzten gab und die Schulen offen sind.",
+        ).language
+        == "de"
+    )
 
 
 def test_headline_only_fallback_uses_summary():
@@ -129,3 +139,27 @@ def test_property_partition(events):
     # no article in two stories: members of each story are disjoint and cover what is live
     members = [set(m) for m in c._stories.values()]
     assert sum(len(m) for m in members) == len(set().union(*members)) == len(c)
+
+
+def test_language_is_recorded_for_any_script():
+    cases = {
+        "de": (
+            "Erdbeben",
+            "Ein Erdbeben hat am Morgen die Stadt erschüttert, und die Polizei sagte, dass es keine Verletzten gab.",
+        ),
+        "ru": (
+            "Землетрясение",
+            "Сильное землетрясение произошло утром, и это было страшно, сообщила полиция, что в городе нет жертв.",
+        ),
+        "ja": ("東京で地震", "東京で強い地震があり、多くの建物が揺れました。"),
+        "zh": ("北京下雨", "北京今天下大雨，交通受到影响。"),
+        "ar": ("زلزال يضرب المدينة", "ضرب زلزال قوي المدينة صباح اليوم"),
+        "": ("", ""),
+    }
+    for lang, (title, text) in cases.items():
+        f = featurize(title, text)
+        assert f.language == lang, (lang, f.language)
+        assert Features.load(*f.dumps()).language == lang
+    # the same event in two scripts never crashes the story stage, and each text still shingles
+    ja = featurize(*cases["ja"])
+    assert ja.data()["n"] > 0

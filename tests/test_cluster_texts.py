@@ -34,7 +34,7 @@ BRIDGE_A = (
     "Footbridge collapses over the Velder river in Marnholt, injuring four",
     "A pedestrian footbridge over the Velder river in Marnholt collapsed on Tuesday evening, "
     "injuring four people, the town's fire brigade said. \"We heard a crack like thunder and "
-    "then the whole span dropped into the water,\" said Ilse Varga, who runs a kiosk nearby. "
+    'then the whole span dropped into the water," said Ilse Varga, who runs a kiosk nearby. '
     "Engineers had closed the bridge for inspection twice last year. The mayor, Tomas Reinholt, "
     "ordered an inquiry into the collapse and said the footbridge had passed its last check. "
     "Divers searched the river until midnight. Traffic on the embankment road was diverted.",
@@ -43,7 +43,7 @@ BRIDGE_B = (
     "Marnholt mayor orders inquiry after Velder footbridge collapse",
     "Four people were hurt when a footbridge in Marnholt fell into the Velder river late on "
     "Tuesday. Mayor Tomas Reinholt announced an independent inquiry on Wednesday morning. "
-    "\"We heard a crack like thunder and then the whole span dropped into the water,\" a kiosk "
+    '"We heard a crack like thunder and then the whole span dropped into the water," a kiosk '
     "owner, Ilse Varga, told reporters. Residents had complained for months about rust on the "
     "footbridge railings, according to letters seen by this newspaper. The injured were taken "
     "to the regional hospital; two were released the same night.",

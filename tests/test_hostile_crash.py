@@ -81,9 +81,10 @@ def snapshot(db: Path) -> dict:
 
 def test_random_sigkills_lose_and_repeat_nothing(tmp_path):
     """Pass: after 30 SIGKILLs at random moments (at least half of them mid-run), each followed
-    by a restart, and a final complete run, PRAGMA integrity_check is ok, no foreign key dangles, every article is stored
-    once with its signature and a story, no story or entry references a missing article, and the
-    store holds the same article URLs, entries and story grouping as a crash-free run."""
+    by a restart, and a final complete run, PRAGMA integrity_check is ok, no foreign key
+    dangles, every article is stored once with its signature and a story, no story or entry
+    references a missing article, and the store holds the same article URLs, entries and
+    story grouping as a crash-free run."""
     rng = random.Random(6)
     with Newsroom(load_fixture_articles()[:10], host=ALLOWED) as nr:
         feeds = nr.write_feeds_yaml(tmp_path / "feeds.yaml")

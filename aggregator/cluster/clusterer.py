@@ -45,6 +45,7 @@ class _Article:
     vec: StoryVector
     nums: frozenset[str]
     names: frozenset[str]
+    headline_only: bool  # featurized from title + feed summary (no usable page text)
     facts: frozenset[str]  # folded names + numbers: what ``facts.agreement`` compares
     norm: float = 0.0  # norm of the IDF-weighted vector as of norm_at documents
     fact_total: float = 0.0  # IDF weight of the facts as of norm_at documents
@@ -114,6 +115,7 @@ class Clusterer:
             story=story,
             sig=f.hashvalues(),
             n_shingles=int(data.get("n", 0)),
+            headline_only=bool(data.get("fb", False)),
             vec=StoryVector.from_payload(data, p),
             nums=nums,
             names=names,
@@ -239,12 +241,18 @@ class Clusterer:
                 sim -= p.fact_weight * max(0.0, p.fact_center - agree)
         return sim
 
-    def _threshold(self, a: datetime, b: datetime) -> float:
-        """Same-event reports cluster in time: demand more similarity the further apart they are."""
+    def _threshold(self, a: _Article, b: _Article) -> float:
+        """Same-event reports cluster in time: demand more similarity the further apart they are.
+
+        Headline-only items (no page text: title + feed summary) share fewer words even when
+        they report the same event, so they need less (``headline_discount``)."""
         p = self.params
-        days = abs((a - b).total_seconds()) / 86400.0
+        days = abs((a.when - b.when).total_seconds()) / 86400.0
         ramp = min(1.0, days / p.ramp_days) if p.ramp_days > 0 else 1.0
-        return p.story_threshold + (p.story_threshold_far - p.story_threshold) * ramp
+        t = p.story_threshold + (p.story_threshold_far - p.story_threshold) * ramp
+        if a.headline_only and b.headline_only:
+            t -= p.headline_discount
+        return t
 
     def _story_score(self, q, art: _Article, sid: int) -> tuple[float, int]:
         """(score, most similar member) of story ``sid`` for the query vector ``q``.
@@ -275,7 +283,8 @@ class Clusterer:
 
         # 1. story candidates: cheap accumulation, exact cosine on the best few
         acc = accumulate(q[0], self._terms, p)
-        top = sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))[: p.rescore]
+        # the best few by (score desc, id asc); tuples compare in C, no per-item key call
+        top = [(aid, -neg) for neg, aid in heapq.nsmallest(p.rescore, [(-v, aid) for aid, v in acc.items()])]
         scored: list[tuple[float, int]] = []  # (cosine, article id)
         for aid, _ in top:
             other = self._live(aid, art.when)
@@ -301,14 +310,18 @@ class Clusterer:
                 reuse=round(copy.containment, 4),
                 role=role,
                 score=round(copy.containment, 4),
-                evidence={"method": "copy", "jaccard": round(copy.jaccard, 4), "containment": round(copy.containment, 4)},
+                evidence={
+                    "method": "copy",
+                    "jaccard": round(copy.jaccard, 4),
+                    "containment": round(copy.containment, 4),
+                },
             )
 
         # 3. story join: every candidate story scored against (a bounded set of) its members
         best_story, best_score, best_member, best_margin = None, 0.0, None, -1.0
         for sid in sorted({self._articles[aid].story for _, aid in scored}):
             s, member = self._story_score(q, art, sid)
-            margin = s - self._threshold(art.when, self._articles[member].when)
+            margin = s - self._threshold(art, self._articles[member])
             if margin > best_margin:
                 best_story, best_score, best_member, best_margin = sid, s, member, margin
         reuse = overlap.containment if overlap is not None else 0.0

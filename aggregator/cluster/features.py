@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fingerprint import shingles, signature
-from .params import ClusterParams
+from .params import FEATURE_VERSION, ClusterParams
 from .text import content_terms, first_sentences, guess_language, words
 
 DEFAULT_PARAMS = ClusterParams()
@@ -88,7 +88,7 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
     salient = sorted(n for n, k in body_names.items() if k >= 2 or n in title_names)
     lang = guess_language(body_words or words(title))
     payload = {
-        "v": 1,
+        "v": FEATURE_VERSION,
         "t": sorted(set(title_terms)),
         "l": dict(sorted(Counter(lead_terms).items())),
         "n": len(sh),  # shingle-set size: turns Jaccard into containment

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from .index import TermIndex
 from .params import ClusterParams
-from .text import fold
 
 
 @dataclass(frozen=True)
@@ -27,10 +26,6 @@ class StoryVector:
             tf[t] = tf.get(t, 0.0) + n
         for t in data.get("t", ()):
             tf[t] = tf.get(t, 0.0) + p.title_weight
-        if p.name_weight:
-            for n in data.get("sal", ()):
-                t = fold(n)
-                tf[t] = tf.get(t, 0.0) + p.name_weight
         return cls({t: 1.0 + math.log(n) for t, n in sorted(tf.items()) if n > 0})
 
 
@@ -39,7 +34,9 @@ def idf(index: TermIndex, term: str) -> float:
     return math.log((index.n_docs + 1) / (index.df.get(term, 0) + 1)) + 1.0
 
 
-def weighted(vec: StoryVector, index: TermIndex, cache: dict[str, float] | None = None) -> tuple[dict[str, float], float]:
+def weighted(
+    vec: StoryVector, index: TermIndex, cache: dict[str, float] | None = None
+) -> tuple[dict[str, float], float]:
     """IDF-weighted vector and its norm; ``cache`` memoises IDF within one decision."""
     if cache is None:
         cache = {}
@@ -75,12 +72,14 @@ def accumulate(query: dict[str, float], index: TermIndex, p: ClusterParams) -> d
     Terms present in more than ``max_df_ratio`` of the window offer no candidates (they would
     offer everyone); the posting caps bound the rest."""
     acc: dict[int, float] = {}
+    get = acc.get
     n = index.n_docs
-    for t in sorted(query):
+    cap = p.max_df_ratio * n if n >= 20 else float("inf")
+    for t in sorted(query):  # sorted: the float sums come out the same in any process
         df = index.df.get(t, 0)
-        if not df or (n >= 20 and df > p.max_df_ratio * n):
+        if not df or df > cap:
             continue
         w = query[t]
         for aid in index.postings(t):
-            acc[aid] = acc.get(aid, 0.0) + w
+            acc[aid] = get(aid, 0.0) + w
     return acc
