@@ -50,6 +50,9 @@ class Daemon:
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.owner = f"{os.getpid()}@{socket.gethostname()}"
         self._feeds_mtime: float | None = None
+        # Ticks are serialised (the scheduler's, and the early ones a drained pool starts).
+        self._tick_lock = threading.Lock()
+        self._backlog = False  # the last claim was full: more feeds may be due right now
 
     # -- the feed list --------------------------------------------------------------------------
 
@@ -81,24 +84,37 @@ class Daemon:
     # -- the tick -------------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> list:
-        """Claim what is due and start it; returns the claimed feeds."""
-        if self.stopping.is_set():
-            return []
-        self.reload_if_changed()
-        now = now or datetime.now(UTC)
-        with self.lock:
-            free = self.settings.poll_workers * 2 - len(self.in_flight)
-        if free <= 0:
-            return []
-        claimed = self.svc.store.claim_due_feeds(
-            now, owner=self.owner, lease=self.settings.claim_lease, limit=free,
-            per_host=self.settings.host_claim_cap, error_limit=self.settings.error_limit,
-        )
-        for feed in claimed:
+        """Claim what is due and start it; returns the claimed feeds.
+
+        A claim is at most twice the pool: when it was full (a backlog), the pool claims again
+        as soon as it has drained to its size instead of idling until the next tick, so one
+        daemon's throughput is bounded by its workers, not by ``TICK_SECONDS``."""
+        with self._tick_lock:
+            if self.stopping.is_set():
+                return []
+            self.reload_if_changed()
+            now = now or datetime.now(UTC)
             with self.lock:
-                self.in_flight.add(feed.id)
-            self.pool.submit(self._refresh, feed)
-        return claimed
+                free = self.settings.poll_workers * 2 - len(self.in_flight)
+            if free <= 0:
+                return []
+            claimed = self.svc.store.claim_due_feeds(
+                now, owner=self.owner, lease=self.settings.claim_lease, limit=free,
+                per_host=self.settings.host_claim_cap, error_limit=self.settings.error_limit,
+            )
+            self._backlog = len(claimed) >= free
+            for n, feed in enumerate(claimed):
+                with self.lock:
+                    self.in_flight.add(feed.id)
+                try:
+                    self.pool.submit(self._refresh, feed)
+                except RuntimeError:  # the pool was shut down (stopping): give the rest back
+                    left = [f.id for f in claimed[n:]]
+                    self.svc.store.release_claims(left)
+                    with self.lock:
+                        self.in_flight.difference_update(left)
+                    return claimed[:n]
+            return claimed
 
     def _refresh(self, feed) -> None:
         try:
@@ -118,6 +134,12 @@ class Daemon:
                     log.exception("claim not released", extra={"feed_url": feed.url})
             with self.lock:
                 self.in_flight.discard(feed.id)
+                drained = len(self.in_flight) <= self.settings.poll_workers
+        if drained and self._backlog and not self.stopping.is_set():
+            try:
+                self.tick()  # more is due: claim it now rather than at the next tick
+            except Exception:
+                log.exception("early tick failed")
 
     def wait_idle(self, timeout: float) -> bool:
         end = time.monotonic() + timeout

@@ -89,7 +89,7 @@ def load_pages(root: Path = PAGES, limit: int | None = None) -> list[dict]:
                 when = when if when.tzinfo else when.replace(tzinfo=UTC)
             except ValueError:
                 when = None
-        p["published"] = when or base - timedelta(minutes=7 * n)
+        p["published"] = (when or base - timedelta(minutes=7 * n)).astimezone(UTC)
     return pages[:limit] if limit else pages
 
 
