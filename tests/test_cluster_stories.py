@@ -163,3 +163,12 @@ def test_language_is_recorded_for_any_script():
     # the same event in two scripts never crashes the story stage, and each text still shingles
     ja = featurize(*cases["ja"])
     assert ja.data()["n"] > 0
+
+
+def test_restore_skips_features_of_another_scheme():
+    old = featurize(*BRIDGE_A, params=ClusterParams(num_perm=64, lsh_bands=16))
+    c = Clusterer()
+    c.restore(1, T0, old, story_id=1)
+    assert len(c) == 0 and c.stale_restores == 1
+    d = c.assign(2, T0 + timedelta(hours=1), featurize(*BRIDGE_B))
+    assert d.story_id == 2

@@ -64,6 +64,7 @@ class Clusterer:
         # The stream clock that drives expiry (see _tick): monotonic, and moved only by what
         # most recent arrivals agree on, so neither arrival order nor one odd date evicts.
         self._clock: datetime | None = None
+        self.stale_restores = 0  # restored articles skipped: features of another scheme
         self._future = timedelta(days=p.future_days)
         self._recent: deque[datetime] = deque(maxlen=max(1, p.clock_arrivals))
         # per-decision memo (IDF changes only between decisions); reset in _decide
@@ -85,6 +86,13 @@ class Clusterer:
     def restore(
         self, article_id: int, when: datetime, features: Features, story_id: int, copy_of: int | None = None
     ) -> None:
+        """Replay a stored article. Features of another scheme (stored before a FEATURE_VERSION
+        or fingerprint change) cannot be compared with new ones: the article is left out of the
+        window and counted in ``stale_restores`` rather than stopping a restart; re-featurizing
+        the store brings it back."""
+        if features.scheme != self.params.scheme:
+            self.stale_restores += 1
+            return
         art = self._make(article_id, when, features, story=story_id)
         self._tick(when)
         self._insert(art)
