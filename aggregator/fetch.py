@@ -232,12 +232,18 @@ def _inflate(chunks: Iterable[bytes], wbits: int | None) -> Iterator[bytes]:
                 if out:
                     yield out
                 data = d.unconsumed_tail
-    # A stream that ends early (truncated gzip) yields what it decoded: browsers do the same.
+    # A stream that ends early (a truncated gzip on a close-delimited response) is a broken
+    # fetch, not a short feed: accepting it stored half a feed as a success and advanced the
+    # validators (issue 6, case 9).
+    if d is not None and not d.eof:
+        raise _Decode("compressed body ends before its end-of-stream marker (truncated)")
 
 
 def _unbrotli(chunks: Iterable[bytes]) -> Iterator[bytes]:
     d = brotli.Decompressor()
+    fed = False
     for data in chunks:
+        fed = fed or bool(data)
         # output_buffer_limit keeps one call from producing a GiB; then drain with empty input.
         # A call that filled its buffer (>= the limit) may have more pending. brotli 1.2's
         # can_accept_more_data() says True while output is still pending, so it alone would
@@ -249,6 +255,8 @@ def _unbrotli(chunks: Iterable[bytes]) -> Iterator[bytes]:
             out = d.process(b"", output_buffer_limit=_STEP)
             if out:
                 yield out
+    if fed and not d.is_finished():
+        raise _Decode("brotli body ends before its end-of-stream marker (truncated)")
 
 
 _DECODERS = {

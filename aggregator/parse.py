@@ -114,8 +114,13 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, *, now: datet
     if d.get("bozo"):
         problem = f"{type(d.get('bozo_exception')).__name__}: {d.get('bozo_exception')}"[:300]
     feed = d.get("feed", {}) or {}
-    if not d.get("entries") and not d.get("version") and not feed.get("title"):
-        raise ParseError(f"parse: not a feed ({problem or 'no feed elements found'})")
+    if not d.get("entries") and not d.get("version"):
+        # A title alone is not a feed: feedparser reads one out of an XML page without any
+        # feed element (a "Just a moment..." challenge served as XML), and calling that an
+        # empty success would advance the validators (issue 6, case 9).
+        why = problem or ("a title but no feed elements" if feed.get("title")
+                          else "no feed elements found")
+        raise ParseError(f"parse: not a feed ({why})")
     entries = []
     for e in d.get("entries", []):
         entry = _entry(e, now)

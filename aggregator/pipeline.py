@@ -100,12 +100,26 @@ class Services:
         seen = self.store.last_article_id()
         c = cluster.Clusterer()
         since = datetime.now(UTC) - timedelta(days=self.settings.window_days)
-        for row in self.store.fingerprints(since=since):
+        for row in list(self.store.fingerprints(since=since)):
             feats = cluster.Features.load(row.fp_scheme, row.fp_signature, row.fp_payload)
+            if feats.scheme != c.params.scheme:
+                feats = self._refingerprint(row.article_id) or feats
             c.restore(row.article_id, row.when, feats, row.story_id, row.copy_of)
             seen = max(seen, row.article_id)
         self._articles_seen = seen  # the newest article this clusterer knows
         return c
+
+    def _refingerprint(self, article_id: int) -> cluster.Features | None:
+        """Features of a stored article recomputed with today's scheme (a new release changed
+        num_perm, shingling or the feature version): without this an upgrade would leave the
+        window's articles out of the index until they age out."""
+        texts = self.store.article_texts(article_id)
+        if texts is None:
+            return None
+        title, text, summary, extraction = texts
+        feats = cluster.featurize(title, text if extraction == "page" else "", summary)
+        self.store.update_fingerprint(article_id, feats.scheme, feats.signature, feats.payload)
+        return feats
 
     def catch_up(self) -> int:
         """Replay the articles other processes stored since this clusterer last looked (other

@@ -166,6 +166,40 @@ def proc_hwm_mb(pid: int) -> float:
     return 0.0
 
 
+class WorkerWatch:
+    """Samples the CPU of the pool's workers every ``period`` s, so a worker killed at the
+    deadline (and replaced) still counts up to its last sample; the final read is exact."""
+
+    def __init__(self, pool, start: dict[int, float], period: float = 0.1) -> None:
+        self.pool, self.start, self.period = pool, dict(start), period
+        self.last: dict[int, float] = dict(start)
+        self.hwm: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        for w in list(self.pool._all):
+            pid = w.proc.pid
+            try:
+                self.last[pid] = proc_cpu(pid)
+                self.hwm[pid] = proc_hwm_mb(pid)
+            except (OSError, IndexError, ValueError):
+                pass  # gone between listing and reading
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self._sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def cpu(self) -> float:
+        return sum(v - self.start.get(pid, 0.0) for pid, v in self.last.items())
+
+
 def self_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -211,14 +245,16 @@ def ingest(base: str, n_feeds: int, workers: int, pages: list[dict], workdir: Pa
         _warm(svc.extractor, pages[0], base)
         pids = [w.proc.pid for w in svc.extractor._all]
         w0 = {pid: proc_cpu(pid) for pid in pids}
+        watch = WorkerWatch(svc.extractor, w0)
         c0, t0 = self_cpu(), time.perf_counter()
         reports = poll_once(svc, rows)
         wall = time.perf_counter() - t0
         main_cpu = self_cpu() - c0
+        watch.stop()
+        worker_cpu = watch.cpu()
         alive = [w.proc.pid for w in svc.extractor._all]
-        worker_cpu = sum(proc_cpu(pid) - w0.get(pid, 0.0) for pid in alive)
-        worker_hwm = [proc_hwm_mb(pid) for pid in alive]
-        replaced = len(set(pids) - set(alive))
+        worker_hwm = [watch.hwm.get(pid, 0.0) for pid in alive]
+        replaced = len(set(watch.last) - set(alive))
     new = sum(r.new_articles for r in reports)
     conn = sqlite3.connect(db)
     try:
@@ -232,6 +268,7 @@ def ingest(base: str, n_feeds: int, workers: int, pages: list[dict], workdir: Pa
         "feeds_failed": sum(not r.ok for r in reports), "wall_s": round(wall, 3),
         "articles_per_s": round(n / wall, 2), "main_cpu_s": round(main_cpu, 3),
         "worker_cpu_s": round(worker_cpu, 3), "cpu_ms_per_article": round(1000 * (main_cpu + worker_cpu) / n, 2),
+        "worker_utilisation": round(worker_cpu / (wall * workers), 3),
         "main_cpu_share": round(main_cpu / (main_cpu + worker_cpu), 3) if main_cpu + worker_cpu else 0.0,
         "workers_replaced": replaced, "worker_peak_rss_mb": [round(x, 1) for x in worker_hwm],
         "loadavg": loadavg(), "_texts": texts,
@@ -261,7 +298,7 @@ def floor(pages: list[dict], base: str, options: dict | None) -> dict:
     for p, h, u in zip(pages, htmls, urls, strict=True):
         try:
             texts[p["id"]] = one(h, u)
-        except Exception:  # a page trafilatura chokes on costs what it cost
+        except Exception:  # noqa: BLE001 - a page trafilatura chokes on costs what it cost
             texts[p["id"]] = ""
     cpu, wall = self_cpu() - c0, time.perf_counter() - t0
     return {"run": "floor", "settings": "default extract()" if options is None else options,

@@ -164,6 +164,21 @@ class ArticlesMixin:
         for r in self._r().execute(sql + " ORDER BY id", args):
             yield FingerprintRow(r[0], from_db(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6])
 
+    def article_texts(self, article_id: int) -> tuple[str, str, str, str] | None:
+        """(title, text, summary, extraction) of an article: what re-fingerprinting needs."""
+        r = self._r().execute(
+            "SELECT title, text, summary, extraction FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return (r[0], r[1], r[2], r[3]) if r else None
+
+    def update_fingerprint(self, article_id: int, scheme: str, signature: bytes, payload: str) -> None:
+        """Replace an article's fingerprint (after the fingerprint scheme changed)."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE articles SET fp_scheme = ?, fp_signature = ?, fp_payload = ? WHERE id = ?",
+                (scheme, signature, payload, article_id),
+            )
+
     def fingerprints_after(self, article_id: int) -> list[FingerprintRow]:
         """Fingerprints of the articles stored after ``article_id`` (with a story), in id order:
         what other processes added since a clusterer last looked. Read inside ``assign`` (the

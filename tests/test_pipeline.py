@@ -180,3 +180,31 @@ def test_copy_after_restart_joins_the_story_from_before(srv, loopback_settings):
         copy = next(s for s in lock.sources if s.outlet == "Paper")
         assert copy.copy_of is not None and copy.role in ("wire", "copy")
         assert datetime.now(UTC) >= lock.first_seen
+
+
+def test_a_new_fingerprint_scheme_refingerprints_the_window(srv, loopback_settings, db_url):
+    """An upgrade that changes the fingerprint scheme: stored articles are re-fingerprinted
+    from their stored text at start-up, so a copy arriving afterwards still finds its story."""
+    import sqlite3
+
+    srv.route("/a/1", Reply(body=page("Lock and dam plan approved", WIRE), headers=HTML_TYPE))
+    srv.route("/b/1", Reply(body=page("Senate OKs Cedar River lock fix", WIRE[:-1]), headers=HTML_TYPE))
+    srv.route("/a.xml", Reply(body=rss([("a1", srv.url("/a/1"), "Lock and dam plan approved")]),
+                              headers=RSS_TYPE))
+    srv.route("/b.xml", Reply(body=rss([("b1", srv.url("/b/1"), "Senate OKs Cedar River lock fix")]),
+                              headers=RSS_TYPE))
+    with Services(loopback_settings) as svc:
+        svc.store.sync_feeds(feeds_for(srv, ("a", "/a.xml", "Wire")))
+        poll_once(svc, svc.store.list_feeds())
+        current = svc.clusterer.params.scheme
+    conn = sqlite3.connect(db_url[len("sqlite:///"):])
+    with conn:  # what an older release would have stored
+        conn.execute("UPDATE articles SET fp_scheme = 'mh0:old', fp_payload = '{}'")
+    conn.close()
+    with Services(loopback_settings) as svc:
+        assert len(svc.clusterer) == 1 and svc.clusterer.stale_restores == 0
+        assert [r.fp_scheme for r in svc.store.fingerprints()] == [current]
+        svc.store.sync_feeds(feeds_for(srv, ("a", "/a.xml", "Wire"), ("b", "/b.xml", "Paper")))
+        refresh_feed(svc, svc.store.get_feed("b"))
+        (story,) = svc.store.list_stories()
+        assert sorted(s.outlet for s in story.sources) == ["Paper", "Wire"]

@@ -228,6 +228,12 @@ def test_fingerprints_and_fingerprints_after(store):
     assert [r.article_id for r in store.fingerprints_after(a1)] == [a2, a3]
     assert store.fingerprints_after(a3) == []
     assert store.last_article_id() == a3
+    title, text, summary, extraction = store.article_texts(a2)
+    assert extraction in ("page", "summary") and isinstance(text, str) and isinstance(title, str)
+    assert store.article_texts(a3 + 1000) is None
+    store.update_fingerprint(a2, "mh9:new", b"\x07" * 8, '{"v": 9}')
+    r2 = next(r for r in store.fingerprints() if r.article_id == a2)
+    assert (r2.fp_scheme, r2.fp_signature, r2.fp_payload) == ("mh9:new", b"\x07" * 8, '{"v": 9}')
 
 
 # -- stories ----------------------------------------------------------------------------------
