@@ -53,6 +53,7 @@ class Daemon:
         # Ticks are serialised (the scheduler's, and the early ones a drained pool starts).
         self._tick_lock = threading.Lock()
         self._backlog = False  # the last claim was full: more feeds may be due right now
+        self._queued: dict[int, object] = {}  # feed id -> its Future, until it has run
 
     # -- the feed list --------------------------------------------------------------------------
 
@@ -107,7 +108,10 @@ class Daemon:
                 with self.lock:
                     self.in_flight.add(feed.id)
                 try:
-                    self.pool.submit(self._refresh, feed)
+                    fut = self.pool.submit(self._refresh, feed)
+                    with self.lock:
+                        self._queued[feed.id] = fut
+                        self._queued = {k: f for k, f in self._queued.items() if not f.done()}
                 except RuntimeError:  # the pool was shut down (stopping): give the rest back
                     left = [f.id for f in claimed[n:]]
                     self.svc.store.release_claims(left)
@@ -169,6 +173,11 @@ class Daemon:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self.lock:  # queued polls that will never run: not in flight, their claims given back
+            cancelled = [k for k, f in self._queued.items() if f.cancelled()]
+            self.in_flight.difference_update(cancelled)
+        if cancelled:
+            self.svc.store.release_claims(cancelled)
         if self.wait_idle(timeout):
             self.svc.close()
             return True

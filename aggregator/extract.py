@@ -129,7 +129,23 @@ def process_job(job: Job):
     return ex, features
 
 
+# A worker imports trafilatura (and warms it on a tiny page) before it says it is ready; the job
+# deadline starts after that, so a freshly spawned replacement on a busy machine is not killed
+# for its own start-up (one overrun would otherwise cascade into killing every replacement).
+STARTUP_TIMEOUT = 120.0
+_WARM_UP = Job(html="<html><body><article><p>Warm up.</p></article></body></html>",
+               url="http://warm-up.invalid/", title="", summary="")
+
+
 def _worker(conn) -> None:
+    try:
+        process_job(_WARM_UP)
+    except Exception:  # noqa: BLE001 - a real job will report the problem
+        pass
+    try:
+        conn.send(("ready", None))
+    except OSError:
+        return
     while True:
         try:
             job = conn.recv()
@@ -143,12 +159,28 @@ def _worker(conn) -> None:
             conn.send(("error", f"extract: {type(exc).__name__}: {exc}"[:300]))
 
 
+class _StartFailed(Exception):
+    pass
+
+
 class _Worker:
     def __init__(self, ctx) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
         self.proc.start()
         child.close()
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Block until the worker has imported and warmed up (not counted in any deadline)."""
+        if self.ready:
+            return
+        if not self.conn.poll(STARTUP_TIMEOUT):
+            raise _StartFailed(f"extract: worker not ready after {STARTUP_TIMEOUT:.0f} s")
+        status, _ = self.conn.recv()
+        if status != "ready":
+            raise _StartFailed(f"extract: worker sent {status!r} before it was ready")
+        self.ready = True
 
     def kill(self) -> None:
         self.proc.kill()
@@ -183,18 +215,21 @@ class ExtractorPool:
             return process_job(job)
         w = self._idle.get()
         try:
+            w.wait_ready()
             w.conn.send(job)
             if not w.conn.poll(self.deadline):
                 raise TimeoutError
             status, value = w.conn.recv()
-        except (TimeoutError, EOFError, OSError, BrokenPipeError) as exc:
+        except (TimeoutError, EOFError, OSError, BrokenPipeError, _StartFailed) as exc:
             # Overran or died: kill it and start a fresh one so the pool keeps its size.
             with self._lock:
                 self._all.remove(w)
             w.kill()
             self._add()
             if isinstance(exc, TimeoutError):
-                raise ExtractError(f"extract: timeout after {self.deadline:.0f} s") from None
+                raise ExtractError(f"extract: timeout after {self.deadline:g} s") from None
+            if isinstance(exc, _StartFailed):
+                raise ExtractError(str(exc)) from None
             raise ExtractError(f"extract: worker died ({type(exc).__name__})") from exc
         self._idle.put(w)
         if status != "ok":

@@ -8,6 +8,7 @@ keep is reduced to plain text here and escaped again at render time.
 from __future__ import annotations
 
 import calendar
+import hashlib
 import io
 import re
 from datetime import UTC, datetime
@@ -131,7 +132,7 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, *, now: datet
     if raw_ttl.isdigit():
         ttl = int(raw_ttl)
     return ParsedFeed(
-        title=squash(html_to_text(feed.get("title", "") or ""))[:300],
+        title=squash(_text(feed.get("title", ""), 20000))[:300],
         link=str(feed.get("link", "") or ""),
         entries=tuple(entries),
         ttl_minutes=ttl,
@@ -139,26 +140,50 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, *, now: datet
     )
 
 
+# Keys are bounded without cutting them: two 100 KB GUIDs that share their first 2,000
+# characters are two entries, so a long GUID keeps a prefix and gains a hash of the whole. A link
+# longer than any server accepts in a request line is no link at all (cutting it would point at
+# another page, and merge distinct articles under one URL); the entry is then identified by its
+# GUID and shown with its summary (issue 6, case 13).
+MAX_GUID = 2000
+MAX_LINK = 8192
+
+
+def _bounded_guid(guid: str) -> str:
+    if len(guid) <= MAX_GUID:
+        return guid
+    digest = hashlib.sha256(guid.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{guid[:MAX_GUID - 72]}#sha256:{digest}"
+
+
+def _text(value, cut: int) -> str:
+    """Plain text of a feed field: cut before lxml sees it (its time is per byte), NUL removed
+    (PostgreSQL rejects it in text; SQLite would keep it: both stores get the same text)."""
+    return html_to_text(str(value or "")[:cut]).replace("\x00", "")
+
+
 def _entry(e, now: datetime) -> Entry | None:
-    link = str(e.get("link", "") or "").strip()
-    guid = str(e.get("id", "") or "").strip() or link
+    link = str(e.get("link", "") or "").strip().replace("\x00", "")
+    guid = str(e.get("id", "") or "").strip().replace("\x00", "") or link
+    if len(link) > MAX_LINK:
+        link = ""
     # Fields are cut before they are parsed as HTML, not only after: lxml time is per byte.
-    title = squash(html_to_text((e.get("title", "") or "")[:20000]))
+    title = squash(_text(e.get("title", ""), 20000))
     summary = e.get("summary", "") or ""
     content = e.get("content") or []
     if not summary and content:
         summary = content[0].get("value", "") or ""
-    summary = html_to_text(summary[:200_000])
+    summary = _text(summary, 200_000)
     if not guid:
         if not title:
             return None  # nothing to identify it by
         guid = "title:" + title
     return Entry(
-        guid=guid[:2000],
-        link=link[:2000],
+        guid=_bounded_guid(guid),
+        link=link,
         title=title[:1000],
         summary=summary[:20000],
-        author=squash(html_to_text((e.get("author", "") or "")[:5000]))[:300],
+        author=squash(_text(e.get("author", ""), 5000))[:300],
         published=_date(e, now),
     )
 

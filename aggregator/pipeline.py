@@ -261,7 +261,11 @@ def gather(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> Poll
 
     report.entries = len(parsed.entries)
     known = svc.store.known_guids(feed.id, (e.guid for e in parsed.entries))
-    fresh = [e for e in parsed.entries if e.guid not in known]
+    # A GUID listed twice in one document is one entry (the first, usually the newest): the
+    # second would become an article without an entry (issue 6, case 14).
+    seen: set[str] = set()
+    fresh = [e for e in parsed.entries
+             if e.guid not in known and not (e.guid in seen or seen.add(e.guid))]
     report.known = len(parsed.entries) - len(fresh)
     for entry in fresh:
         if svc.stopping.is_set():
@@ -322,12 +326,14 @@ def commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
     outcome. A feed whose articles could not all be stored keeps its old validators, so the
     next poll brings the rest."""
     svc.sync_corrections()
+    # Equal times (undated entries are all "now") keep a stable order: feed by feed, and within a
+    # feed from the bottom up, because feeds list their newest items first.
     queue = sorted(
-        ((c.when, c.article.url, n, c) for n, p in enumerate(polls) for c in p.candidates),
+        ((c.when, n, -i, c) for n, p in enumerate(polls) for i, c in enumerate(p.candidates)),
         key=lambda t: t[:3],
     )
     broken: dict[int, str] = {}
-    for _, _, n, cand in queue:
+    for _, n, _, cand in queue:
         poll = polls[n]
         if n in broken:
             continue
@@ -347,7 +353,12 @@ def commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
             poll.report.ok, poll.report.error = False, broken[n]
             _record_failure(svc, poll.feed, now, broken[n], poll.report.status, None)
         elif poll.success is not None:
-            svc.store.record_poll(poll.feed.id, poll.success)
+            try:
+                svc.store.record_poll(poll.feed.id, poll.success)
+            except Exception as exc:  # the store is locked or full: the validators stay
+                log.exception("feed outcome not recorded", extra={"feed_url": poll.feed.url})
+                poll.report.ok = False
+                poll.report.error = f"store: {type(exc).__name__}: {exc}"
     return [p.report for p in polls]
 
 
@@ -358,7 +369,12 @@ def _record_failure(svc: Services, feed: FeedRow, now: datetime, error: str,
         next_check_at=next_check(now, feed, svc.settings, error_count=feed.error_count + 1,
                                  retry_after=retry_after),
     )
-    svc.store.record_poll(feed.id, outcome, error_limit=svc.settings.error_limit)
+    try:
+        svc.store.record_poll(feed.id, outcome, error_limit=svc.settings.error_limit)
+    except Exception:
+        # The store itself is failing (locked past busy_timeout, disk full): nothing changed on
+        # the feed, so it stays due (or claimed until its lease ends) and is polled again.
+        log.exception("feed failure not recorded", extra={"feed_url": feed.url, "error": error})
     log.warning("feed failed", extra={"feed_url": feed.url, "error": error})
 
 
@@ -371,7 +387,7 @@ def _prepare(svc: Services, feed: FeedRow, entry: Entry, now: datetime) -> Candi
         url = f"urn:aggregator:{feed.name}:{hashlib.sha256(entry.guid.encode()).hexdigest()[:32]}"
     existing = svc.store.find_article([url])
     if existing is not None:
-        svc.store.add_entry(feed.id, entry.guid, existing, entry.link, now)
+        _link(svc, feed, entry, existing, now)
         return None
 
     page_url = url
@@ -392,7 +408,7 @@ def _prepare(svc: Services, feed: FeedRow, entry: Entry, now: datetime) -> Candi
         if better and better != url:
             existing = svc.store.find_article([better])
             if existing is not None:
-                svc.store.add_entry(feed.id, entry.guid, existing, entry.link, now)
+                _link(svc, feed, entry, existing, now)
                 return None
             url = better
 
@@ -405,6 +421,14 @@ def _prepare(svc: Services, feed: FeedRow, entry: Entry, now: datetime) -> Candi
         fp_scheme=features.scheme, fp_signature=features.signature, fp_payload=features.payload,
     )
     return Candidate(article, entry.guid, entry.link, features, published or now, page_url)
+
+
+def _link(svc: Services, feed: FeedRow, entry: Entry, article_id: int, now: datetime) -> None:
+    """Record that this feed carries a stored article, unless it already does under another
+    GUID: a feed whose GUIDs change on every poll (same links) would otherwise add one entry
+    row per item per poll forever (issue 6, case 14)."""
+    if not svc.store.feed_carries(feed.id, article_id):
+        svc.store.add_entry(feed.id, entry.guid, article_id, entry.link, now)
 
 
 def _fetch_and_extract(svc: Services, entry: Entry, url: str):

@@ -1,6 +1,7 @@
 """Scale-out: 1, 2 and 3 daemon processes against one PostgreSQL, and one daemon on SQLite.
 
     python -m benchmarks.scaleout [--feeds 300] [--per-event 5] [--visible 1.0] [--daemons 3]
+                                  [--pg-url postgresql://…]
 
 A loopback newsroom (``aggregator.newsroom``) serves ``--feeds`` synthetic outlets, one feed
 each; each outlet carries one short article, and every event is carried by ``--per-event``
@@ -14,7 +15,8 @@ shows every feed polled. Then every daemon gets SIGTERM and must exit 0.
 
 Per configuration one JSON line: ``feeds_per_s``, ``articles_per_s`` (new articles stored per
 second of that window), ``duplicate_polls`` (feed requests beyond one per feed, conditional
-ones included, counted at the server), ``duplicate_articles`` (article rows beyond one per URL
+ones included, counted at the server), ``daemon_cpu_s`` (CPU seconds of the daemons and their
+extraction workers, start-up included), ``duplicate_articles`` (article rows beyond one per URL
 and beyond the articles served), ``duplicate_stories`` (events split over more than one story)
 and ``merged_events`` (stories holding several events). The last line:
 ``{"summary": true, "daemons": N, "duplicate_polls", "duplicate_articles", "duplicate_stories",
@@ -36,6 +38,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -210,7 +213,7 @@ class DaemonProc:
 
 def start_daemon(feeds_yaml: Path, db_url: str, log: Path, *, tick: float = 1.0,
                  env: dict[str, str] | None = None) -> DaemonProc:
-    with log.open("ab") as out:
+    with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-c", _WRAPPER, str(tick), "--feeds", str(feeds_yaml), "--db", db_url,
              "--port", "0"],
@@ -269,8 +272,8 @@ def seed_feeds(db_url: str, feeds_yaml: Path, *, due: bool) -> None:
                 c.execute("UPDATE feeds SET next_check_at = ?", (to_db(FAR),))
 
 
-def make_due(db_url: str) -> None:
-    with open_store(db_url) as store, store._tx() as c:
+def make_due(store) -> None:
+    with store._tx() as c:
         c.execute("UPDATE feeds SET next_check_at = NULL")
 
 
@@ -284,23 +287,25 @@ class Outcome:
         return sum(1 for f in self.feeds.values() if f["last_fetch_at"])
 
 
-def read_outcome(db_url: str) -> Outcome:
-    with open_store(db_url) as store:
-        r = store._r()
-        feeds = {row["name"]: {"last_fetch_at": row["last_fetch_at"], "claimed_by": row["claimed_by"],
-                               "claimed_until": row["claimed_until"], "entries": row["n"]}
-                 for row in r.execute(
-                     """SELECT f.name, f.last_fetch_at, f.claimed_by, f.claimed_until,
-                               (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS n
-                        FROM feeds f""")}
-        articles = [(row[0], row[1]) for row in r.execute("SELECT url, story_id FROM articles")]
+def read_outcome(db) -> Outcome:
+    """What the store holds (``db``: an open store, or a URL)."""
+    if isinstance(db, str):
+        with open_store(db) as store:
+            return read_outcome(store)
+    r = db._r()
+    feeds = {row["name"]: {"last_fetch_at": row["last_fetch_at"], "claimed_by": row["claimed_by"],
+                           "claimed_until": row["claimed_until"], "entries": row["n"]}
+             for row in r.execute(
+                 """SELECT f.name, f.last_fetch_at, f.claimed_by, f.claimed_until,
+                           (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS n
+                    FROM feeds f""")}
+    articles = [(row[0], row[1]) for row in r.execute("SELECT url, story_id FROM articles")]
     return Outcome(feeds, articles)
 
 
-def count_polled(db_url: str) -> int:
-    with open_store(db_url) as store:
-        return store._r().execute(
-            "SELECT COUNT(*) FROM feeds WHERE last_fetch_at IS NOT NULL").fetchone()[0]
+def count_polled(store) -> int:
+    return store._r().execute(
+        "SELECT COUNT(*) FROM feeds WHERE last_fetch_at IS NOT NULL").fetchone()[0]
 
 
 def groups_by_url(articles: list[tuple[str, int]]) -> set[frozenset[str]]:
@@ -334,33 +339,42 @@ def story_quality(nr: Newsroom, event_of: dict[str, int], articles: list[tuple[s
 
 
 def run_daemons(nr: HoldingNewsroom, feeds_yaml: Path, db_url: str, n: int, workdir: Path,
-                *, env: dict[str, str] | None = None, timeout: float = 600) -> dict:
+                *, env: dict[str, str] | None = None, timeout: float = 600, label: str = "run") -> dict:
     """Start ``n`` daemons on a fresh store, make every feed due once they have all started,
     wait until every feed is polled, SIGTERM them. Returns the measurements."""
     seed_feeds(db_url, feeds_yaml, due=False)
     total = len(nr.feeds)
+    cpu0 = _children_cpu()
     before = nr.feed_hits()
-    daemons = [start_daemon(feeds_yaml, db_url, workdir / f"daemon-{n}-{i}.log", env=env)
+    daemons = [start_daemon(feeds_yaml, db_url, workdir / f"{label}-daemon-{i}.log", env=env)
                for i in range(n)]
     try:
         wait_for(lambda: all(d.started() for d in daemons), 120, daemons, "the daemons to start")
-        t0 = time.monotonic()
-        make_due(db_url)
-        wait_for(lambda: count_polled(db_url) >= total, timeout, daemons, "every feed polled")
-        elapsed = time.monotonic() - t0
+        with open_store(db_url) as store:
+            t0 = time.monotonic()
+            make_due(store)
+            wait_for(lambda: count_polled(store) >= total, timeout, daemons, "every feed polled")
+            elapsed = time.monotonic() - t0
     finally:
         codes = stop_daemons(daemons)
+    cpu = _children_cpu() - cpu0
     outcome = read_outcome(db_url)
     hits = nr.feed_hits() - before
     return {
-        "elapsed": elapsed, "exit_codes": codes, "outcome": outcome, "hits": hits,
+        "elapsed": elapsed, "cpu": cpu, "exit_codes": codes, "outcome": outcome, "hits": hits,
         "logs": [d.text() for d in daemons], "pids": [d.pid for d in daemons],
     }
 
 
+def _children_cpu() -> float:
+    """CPU seconds of the waited-for child processes (daemons, and their extraction workers)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def measure(label: str, nr: HoldingNewsroom, event_of: dict[str, int], feeds_yaml: Path,
             db_url: str, n: int, workdir: Path) -> dict:
-    res = run_daemons(nr, feeds_yaml, db_url, n, workdir)
+    res = run_daemons(nr, feeds_yaml, db_url, n, workdir, label=label)
     out: Outcome = res["outcome"]
     hits: Counter = res["hits"]
     q = story_quality(nr, event_of, out.articles)
@@ -369,11 +383,58 @@ def measure(label: str, nr: HoldingNewsroom, event_of: dict[str, int], feeds_yam
         "seconds": round(res["elapsed"], 2),
         "feeds_per_s": round(len(nr.feeds) / res["elapsed"], 1),
         "articles_per_s": round(len(out.articles) / res["elapsed"], 1),
+        "daemon_cpu_s": round(res["cpu"], 1),
         "duplicate_polls": sum(max(0, hits[p] - 1) for p in nr.feed_paths),
         "unpolled": sum(1 for p in nr.feed_paths if hits[p] == 0),
         **q,
         "exit_codes": res["exit_codes"],
     }
+
+
+class Databases:
+    """Fresh databases for the runs: on a throwaway cluster started here (as ``tests/pg.py``
+    does), or on the server of ``--pg-url`` (the databases made there are dropped at the end)."""
+
+    def __init__(self, admin_url: str | None) -> None:
+        self.admin_url = admin_url
+        self.server = None
+        self.made: list[str] = []
+
+    def __enter__(self) -> "Databases":
+        if self.admin_url is None:
+            from tests.pg import PgServer, _bindir
+
+            bindir = _bindir()
+            if bindir is None:
+                raise SystemExit("no PostgreSQL server binaries (initdb) under "
+                                 "/usr/lib/postgresql/*/bin: apt-get install postgresql, or pass --pg-url")
+            self.server = PgServer(bindir)
+            try:
+                self.server.start()
+            except BaseException:
+                self.server.stop()
+                raise
+            self.admin_url = self.server.url()
+        return self
+
+    def new_url(self) -> str:
+        import psycopg
+
+        name = f"scaleout_{os.getpid()}_{len(self.made) + 1}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        self.made.append(name)
+        return urlsplit(self.admin_url)._replace(path="/" + name).geturl()
+
+    def __exit__(self, *exc) -> None:
+        if self.server is not None:
+            self.server.stop()  # the whole cluster goes
+            return
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in self.made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,35 +443,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-event", type=int, default=5)
     ap.add_argument("--visible", type=float, default=1.0, help="share of events in the feeds")
     ap.add_argument("--daemons", type=int, default=3, help="PostgreSQL runs with 1..N daemons")
+    ap.add_argument("--pg-url", help="use this PostgreSQL server (a database is created per run, "
+                                     "dropped at the end) instead of starting a throwaway cluster")
     args = ap.parse_args(argv)
     feeds = max(args.per_event, args.feeds - args.feeds % args.per_event)
 
-    from tests.pg import PgServer, _bindir
-
-    bindir = _bindir()
-    if bindir is None:
-        print("no PostgreSQL server binaries (initdb) under /usr/lib/postgresql/*/bin: "
-              "apt-get install postgresql", file=sys.stderr)
-        return 2
     articles, event_of = synthetic_articles(feeds, args.per_event)
     events = feeds // args.per_event
     shown = max(1, round(events * args.visible))
-    pg = PgServer(bindir)
     results = []
-    with tempfile.TemporaryDirectory(prefix="scaleout-") as tmp, HoldingNewsroom(articles) as nr:
+    with tempfile.TemporaryDirectory(prefix="scaleout-") as tmp, HoldingNewsroom(articles) as nr, \
+            Databases(args.pg_url) as dbs:
         work = Path(tmp)
         nr.publish([a.id for a in articles if event_of[a.id] < shown])
         feeds_yaml = nr.write_feeds_yaml(work / "feeds.yaml")
-        pg.start()
-        try:
-            runs = [("sqlite_1", f"sqlite:///{work / 'single.db'}", 1)]
-            runs += [(f"pg_{n}", pg.new_url(), n) for n in range(1, args.daemons + 1)]
-            for label, url, n in runs:
-                row = measure(label, nr, event_of, feeds_yaml, url, n, work)
-                results.append(row)
-                print(json.dumps(row), flush=True)
-        finally:
-            pg.stop()
+        runs = [("sqlite_1", f"sqlite:///{work / 'single.db'}", 1)]
+        runs += [(f"pg_{n}", dbs.new_url(), n) for n in range(1, args.daemons + 1)]
+        for label, url, n in runs:
+            row = measure(label, nr, event_of, feeds_yaml, url, n, work)
+            results.append(row)
+            print(json.dumps(row), flush=True)
     pg_rows = [r for r in results if r["run"].startswith("pg_")]
     summary = {
         "summary": True,

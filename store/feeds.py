@@ -105,6 +105,13 @@ class FeedsMixin:
                          feed_id, error_limit),
                     )
 
+    def feed_carries(self, feed_id: int, article_id: int) -> bool:
+        """Does this feed already have an entry (under any GUID) for this article?"""
+        return self._r().execute(
+            "SELECT 1 FROM entries WHERE article_id = ? AND feed_id = ? LIMIT 1",
+            (article_id, feed_id),
+        ).fetchone() is not None
+
     def due_feeds(self, now: datetime, limit: int = 1000) -> list[FeedRow]:
         """Active feeds whose next check has come (never-polled feeds first)."""
         rows = self._r().execute(
@@ -130,6 +137,7 @@ class FeedsMixin:
             # every daemon's claims; the rows are locked with SKIP LOCKED (a feed being written
             # by record_poll is passed over, not waited for). SQLite: BEGIN IMMEDIATE did both.
             self._lock_claims(c)
+            self._rebase_future(c, now, lease)
             held: dict[str, int] = {}
             for r in c.execute("SELECT url, discovered_url FROM feeds WHERE claimed_until > ?",
                                (to_db(now),)):
@@ -159,6 +167,29 @@ class FeedsMixin:
             c.executemany("UPDATE feeds SET claimed_until = ?, claimed_by = ? WHERE id = ?",
                           [(until, owner, r["id"]) for r in picked])
         return [replace(_feed(r), claimed_until=from_db(until)) for r in picked]
+
+    def _rebase_future(self, c, now: datetime, lease: float) -> None:
+        """The clock went back (NTP step, VM restore, a daemon on another machine with a fast
+        clock): a feed fetched "in the future" would wait for the clock to catch up on top of
+        its delay, a day after a one-day step. Such a feed keeps its intended delay from now
+        (next check - last fetch), its last fetch becomes now, and a lease running past now +
+        ``lease`` is cut to that (issue 6, case 15). Touches nothing when clocks agree."""
+        slack = now + timedelta(seconds=60)
+        rows = c.execute(
+            "SELECT id, last_fetch_at, next_check_at, claimed_until FROM feeds "
+            "WHERE last_fetch_at > ? OR claimed_until > ?",
+            (to_db(slack), to_db(now + timedelta(seconds=lease + 60))),
+        ).fetchall()
+        for r in rows:
+            fetched, due, claimed = (from_db(r["last_fetch_at"]), from_db(r["next_check_at"]),
+                                     from_db(r["claimed_until"]))
+            if fetched is not None and fetched > slack:
+                delay = max(due - fetched, timedelta(0)) if due is not None else timedelta(0)
+                fetched, due = now, now + delay
+            if claimed is not None and claimed > now + timedelta(seconds=lease + 60):
+                claimed = now + timedelta(seconds=lease)
+            c.execute("UPDATE feeds SET last_fetch_at = ?, next_check_at = ?, claimed_until = ? "
+                      "WHERE id = ?", (to_db(fetched), to_db(due), to_db(claimed), r["id"]))
 
     def release_claims(self, feed_ids: Iterable[int]) -> None:
         """Give back claims without polling (a daemon shutting down): the feeds stay due."""

@@ -287,7 +287,8 @@ def test_5xx_streaks_back_off_capped_and_jittered(tmp_path):
 def test_guid_churn_duplicates_and_unchanged_feeds(tmp_path):
     """Pass: (a) a feed whose GUIDs change on every poll while its links stay adds no article,
     no story and no entry row after the first poll (5 polls); (b) duplicate GUIDs within one
-    feed store one article per GUID and the poll succeeds; (c) entries without link, date or
+    feed store one article per GUID (the first occurrence), no article without an entry, and
+    the poll succeeds; (c) entries without link, date or
     GUID are stored (identified by feed and GUID or title) or skipped when nothing identifies
     them; (d) a date in the future is clamped to the poll time; (e) an unchanged feed, byte for
     byte or with only lastBuildDate changed, adds 0 rows in every table."""
@@ -335,6 +336,10 @@ def test_guid_churn_duplicates_and_unchanged_feeds(tmp_path):
             assert all(c == first for c in churned), (first, churned)
 
             assert feed(svc, "dup").articles == 2
+            orphans = svc.store._r().execute(
+                "SELECT COUNT(*) FROM articles a WHERE NOT EXISTS "
+                "(SELECT 1 FROM entries e WHERE e.article_id = a.id)").fetchone()[0]
+            assert orphans == 0
             odd_rows = svc.store._r().execute(
                 "SELECT a.url, a.title, a.published FROM articles a JOIN entries e "
                 "ON e.article_id = a.id JOIN feeds f ON f.id = e.feed_id WHERE f.name = 'odd'"
