@@ -17,7 +17,7 @@ import yaml
 from .models import FeedConfig
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
-KEYS = {"name", "url", "outlet", "interval", "enabled", "tags"}
+KEYS = {"name", "url", "outlet", "interval", "enabled", "tags", "insecure_tls"}
 MIN_INTERVAL = 60
 MAX_INTERVAL = 7 * 86400
 
@@ -151,17 +151,22 @@ def _entry(item: yaml.Node, filename: str, bad) -> FeedConfig | None:
                 f"must be seconds (or '15m', '2h') between {MIN_INTERVAL} and {MAX_INTERVAL}")
             ok = False
 
-    enabled = True
-    if "enabled" in fields:
-        node = fields["enabled"]
+    def flag(key: str, default: bool) -> bool:
+        nonlocal ok
+        if key not in fields:
+            return default
+        node = fields[key]
         value = node.value.lower() if isinstance(node, yaml.ScalarNode) else None
         if value in ("true", "yes", "on"):
-            enabled = True
-        elif value in ("false", "no", "off"):
-            enabled = False
-        else:
-            bad(node, "enabled", "must be true or false")
-            ok = False
+            return True
+        if value in ("false", "no", "off"):
+            return False
+        bad(node, key, "must be true or false")
+        ok = False
+        return default
+
+    enabled = flag("enabled", True)
+    insecure_tls = flag("insecure_tls", False)
 
     tags: tuple[str, ...] = ()
     if "tags" in fields:
@@ -178,7 +183,7 @@ def _entry(item: yaml.Node, filename: str, bad) -> FeedConfig | None:
         return None
     return FeedConfig(
         name=name, url=url, outlet=outlet, interval=interval, enabled=enabled, tags=tags,
-        source_file=filename, line=item.start_mark.line + 1,
+        insecure_tls=insecure_tls, source_file=filename, line=item.start_mark.line + 1,
     )
 
 

@@ -16,7 +16,8 @@ httpx does the HTTP; this module adds what httpx lacks for fetching from strange
 * per-host politeness (``aggregator.politeness.HostLimiter``) around each hop;
 * one choke point (``_translate``) that turns every foreign exception into a ``FetchError``.
 
-TLS is always verified (certifi by default); there is no insecure fallback.
+TLS is always verified (certifi by default); there is no insecure fallback. The one exception
+is explicit: ``get(verify=False)`` for a feed whose operator set ``insecure_tls: true``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextvars
 import functools
 import http.cookiejar
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -316,7 +318,13 @@ class Fetcher:
     ) -> None:
         self.settings = settings
         # ssl_context is for tests (a private CA) and operators with one; it still verifies.
-        ctx = ssl_context or _default_ssl_context()
+        self._client = self._make_client(ssl_context or _default_ssl_context())
+        self._insecure: httpx.Client | None = None  # built for the first insecure_tls feed
+        self._insecure_lock = threading.Lock()
+        self._limiter = limiter or HostLimiter(settings.host_concurrency, settings.host_spacing)
+
+    def _make_client(self, ctx: ssl.SSLContext) -> httpx.Client:
+        settings = self.settings
         transport = httpx.HTTPTransport(verify=ctx, trust_env=False)
         # Swap in a pool whose connections go through the egress guard. httpx has no public knob
         # for the network backend; tests prove the canary sees no traffic, which fails loudly if
@@ -328,14 +336,24 @@ class Fetcher:
             keepalive_expiry=5.0,
             network_backend=_GuardedBackend(tuple(settings.allow_networks)),
         )
-        self._client = httpx.Client(
+        return httpx.Client(
             transport=transport,
             trust_env=False,  # env proxies would route around the egress guard
             follow_redirects=False,  # we follow, so every hop is checked and counted
             cookies=http.cookiejar.CookieJar(policy=_RefuseCookies()),
             headers={"User-Agent": settings.agent, "Accept-Encoding": "gzip, deflate, br"},
         )
-        self._limiter = limiter or HostLimiter(settings.host_concurrency, settings.host_spacing)
+
+    def _unverified(self) -> httpx.Client:
+        """The client for feeds whose operator opted out of certificate checks (insecure_tls):
+        same egress guard, deadline and caps; only the certificate is not verified."""
+        with self._insecure_lock:
+            if self._insecure is None:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                self._insecure = self._make_client(ctx)
+            return self._insecure
 
     def __enter__(self) -> Self:
         return self
@@ -345,6 +363,8 @@ class Fetcher:
 
     def close(self) -> None:
         self._client.close()
+        if self._insecure is not None:
+            self._insecure.close()
 
     def get(
         self,
@@ -355,8 +375,11 @@ class Fetcher:
         accept: str = "*/*",
         max_bytes: int | None = None,
         allowed_types: tuple[str, ...] | None = None,
+        verify: bool = True,
     ) -> Response:
+        """``verify=False`` only for a feed whose operator set ``insecure_tls: true``."""
         s = self.settings
+        client = self._client if verify else self._unverified()
         started = time.monotonic()
         budget = _Budget(started + s.fetch_deadline, s.fetch_deadline)
         cap = s.max_feed_bytes if max_bytes is None else max_bytes
@@ -371,7 +394,7 @@ class Fetcher:
             for _hop in range(s.max_redirects + 1):
                 target = _parse_url(current)
                 with self._limiter.slot(target.host, budget.deadline):
-                    resp = self._send(target, headers, budget)
+                    resp = self._send(client, target, headers, budget)
                     try:
                         location = resp.headers.get("location")
                         if resp.status_code in _REDIRECTS and location:
@@ -391,15 +414,16 @@ class Fetcher:
         finally:
             _BUDGET.reset(token)
 
-    def _send(self, target: httpx.URL, headers: dict, budget: _Budget) -> httpx.Response:
+    def _send(self, client: httpx.Client, target: httpx.URL, headers: dict,
+              budget: _Budget) -> httpx.Response:
         left = budget.remaining()
         if left <= 0:
             raise httpx.ConnectTimeout("deadline passed before the request started")
         timeout = httpx.Timeout(
             connect=min(self.settings.connect_timeout, left), read=left, write=left, pool=left
         )
-        request = self._client.build_request("GET", target, headers=headers, timeout=timeout)
-        return self._client.send(request, stream=True)
+        request = client.build_request("GET", target, headers=headers, timeout=timeout)
+        return client.send(request, stream=True)
 
     def _finish(self, resp, url, cap, allowed_types, budget, started) -> Response:
         status = resp.status_code

@@ -21,6 +21,9 @@ class FeedConfig:
     interval: int | None = None  # seconds between polls; None = the daemon's default
     enabled: bool = True
     tags: tuple[str, ...] = ()
+    # Fetch the feed document without verifying its TLS certificate (self-signed or expired):
+    # an explicit operator decision per feed; article pages are still verified.
+    insecure_tls: bool = False
     # Per-feed opt-in to let an article page come from another outlet's domain, etc. lives here later.
     source_file: str = ""
     line: int = 0  # line of the entry in the feeds file, for error messages

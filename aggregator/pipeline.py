@@ -214,7 +214,7 @@ def gather(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> Poll
     started = time.monotonic()
     try:
         resp = _get_feed(svc, url, None if plain else feed.etag,
-                         None if plain else feed.last_modified)
+                         None if plain else feed.last_modified, verify=not feed.insecure_tls)
     except FetchError as exc:
         metrics.count_fetch(_failure_outcome(exc), time.monotonic() - started)
         return fail(str(exc), exc.status, exc.retry_after)
@@ -292,9 +292,12 @@ def gather(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> Poll
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
 
 
-def _get_feed(svc: Services, url: str, etag: str | None, last_modified: str | None):
+def _get_feed(svc: Services, url: str, etag: str | None, last_modified: str | None,
+              verify: bool = True):
+    # verify=False only for a feed with insecure_tls: true (the feed document, not its pages).
+    kw = {} if verify else {"verify": False}
     return svc.fetcher.get(url, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT,
-                           max_bytes=svc.settings.max_feed_bytes)
+                           max_bytes=svc.settings.max_feed_bytes, **kw)
 
 
 def _discover(svc: Services, page) -> tuple[str, object] | None:

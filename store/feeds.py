@@ -29,11 +29,13 @@ class FeedsMixin:
             names = [f.name for f in feeds]
             for f in feeds:
                 c.execute(
-                    """INSERT INTO feeds (name, url, outlet, tags, interval, enabled, in_config)
-                       VALUES (?, ?, ?, ?, ?, ?, 1)
+                    """INSERT INTO feeds (name, url, outlet, tags, interval, enabled, in_config,
+                                         insecure_tls)
+                       VALUES (?, ?, ?, ?, ?, ?, 1, ?)
                        ON CONFLICT(name) DO UPDATE SET
                          url = excluded.url, outlet = excluded.outlet, tags = excluded.tags,
                          interval = excluded.interval, enabled = excluded.enabled, in_config = 1,
+                         insecure_tls = excluded.insecure_tls,
                          -- a new URL is a new feed: forget the old one's validators
                          etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
                          last_modified = CASE WHEN feeds.url = excluded.url
@@ -41,7 +43,8 @@ class FeedsMixin:
                          body_hash = CASE WHEN feeds.url = excluded.url THEN feeds.body_hash END,
                          discovered_url = CASE WHEN feeds.url = excluded.url
                                                THEN feeds.discovered_url END""",
-                    (f.name, f.url, f.outlet, json.dumps(list(f.tags)), f.interval, int(f.enabled)),
+                    (f.name, f.url, f.outlet, json.dumps(list(f.tags)), f.interval, int(f.enabled),
+                     int(bool(getattr(f, "insecure_tls", False)))),
                 )
             if names:
                 marks = ",".join("?" * len(names))
@@ -257,6 +260,7 @@ def _feed(r: sqlite3.Row) -> FeedRow:
         unconditional_at=from_db(r["unconditional_at"]),
         discovered_url=r["discovered_url"],
         pub_rate=r["pub_rate"],
+        insecure_tls=bool(r["insecure_tls"]),
     )
 
 

@@ -35,6 +35,7 @@ class FeedRow:
     unconditional_at: datetime | None = None  # last fetch without validators
     discovered_url: str | None = None  # the feed found when ``url`` is a homepage
     pub_rate: float | None = None  # entries per day, observed
+    insecure_tls: bool = False  # feeds.yaml opt-in: fetch the feed without verifying TLS (0005)
 
     @property
     def fetch_url(self) -> str:

@@ -119,3 +119,39 @@ def test_clock_jumps_cause_no_burst_and_no_stall(tmp_path):
     wait = max((t[0] - back).total_seconds() for t in after.values())
     print(f"clock: +1 day -> 1 poll per feed in 10 min; -1 day -> first poll after {wait:.0f} s "
           f"(interval 900 s), {sum(map(len, after.values()))} polls in 40 min for 3 feeds")
+
+
+def test_insecure_tls_is_an_explicit_per_feed_opt_in(tmp_path):
+    """Pass: two feeds in a feeds.yaml point at the same server whose certificate no trusted CA
+    signed; the one with ``insecure_tls: true`` polls ok and stores its article (the page itself
+    is still verified, so the article keeps its feed summary with a "tls"/"robots" note), the one
+    without the key fails with "tls:"; a non-boolean value is a config error with file:line."""
+    trustme = pytest.importorskip("trustme")
+    from aggregator.feeds_config import ConfigError, load_feeds
+
+    ca = trustme.CA()
+    with tls_server(ca.issue_cert(ALLOWED)) as srv:
+        path = tmp_path / "feeds.yaml"
+        path.write_text(
+            "feeds:\n"
+            f"  - {{name: opted, url: '{srv.url('/feed.xml')}', outlet: O, insecure_tls: true}}\n"
+            f"  - {{name: strict, url: '{srv.url('/feed.xml?x')}', outlet: S}}\n")
+        feeds = load_feeds(path)
+        assert [f.insecure_tls for f in feeds] == [True, False]
+        settings = hostile_settings(tmp_path / "store.db")
+        with services(settings) as svc:
+            svc.store.sync_feeds(feeds)
+            reports = {f.name: refresh_feed(svc, f, now=T0) for f in svc.store.list_feeds()}
+            rows = {f.name: f for f in svc.store.list_feeds()}
+            note = svc.store._r().execute("SELECT extraction_note FROM articles").fetchone()[0]
+        assert reports["opted"].ok and rows["opted"].articles == 1 and rows["opted"].insecure_tls
+        assert not reports["strict"].ok and rows["strict"].last_error.startswith("tls:")
+        assert note.startswith(("fetch: tls", "robots:")), note
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(f"feeds:\n  - {{name: x, url: '{srv.url('/')}', outlet: X, "
+                       "insecure_tls: maybe}\n")
+        with pytest.raises(ConfigError) as exc:
+            load_feeds(bad)
+        assert "insecure_tls" in str(exc.value) and "bad.yaml:2" in str(exc.value)
+    print(f"insecure_tls: opted-in feed ok over a self-signed certificate, strict feed "
+          f"{rows['strict'].last_error!r}; page note {note!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,8 +39,10 @@ from benchmarks.scaleout import (
 from benchmarks.scaleout import (
     main as scaleout_main,
 )
+from scheduler import Daemon
 from store import open_store
 from store.timefmt import from_db
+from tests.servers import Reply, Server
 
 pytestmark = pytest.mark.scaleout
 REPO = Path(__file__).resolve().parent.parent
@@ -158,3 +161,65 @@ def test_scaleout_benchmark_prints_json_lines_with_the_summary_last(pg_server, c
     assert summary["summary"] is True and summary["daemons"] == 1
     assert summary["duplicate_polls"] == summary["duplicate_articles"] == summary["duplicate_stories"] == 0
     assert set(summary["feeds_per_s"]) == set(summary["articles_per_s"]) == {"sqlite_1", "pg_1"}
+
+
+# -- the daemon's pool, in process (what lets one daemon keep up with a backlog) ----------------
+
+RSS = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+       b"<item><guid>1</guid><title>Only headline here today</title></item></channel></rss>")
+
+
+def _feeds_file(path: Path, srv: Server, n: int) -> Path:
+    path.write_text("feeds:\n" + "".join(
+        f"  - name: f{i}\n    url: {srv.url(f'/{i}.xml')}\n    outlet: F{i}\n" for i in range(n)))
+    return path
+
+
+def test_a_daemon_with_a_backlog_claims_again_when_its_pool_drains(tmp_path, loopback_settings):
+    # One tick claims twice the pool; a full claim means more is due: the pool claims the rest
+    # as it drains, instead of idling until the next tick (TICK_SECONDS, 15 s).
+    with Server() as srv:
+        for i in range(7):
+            srv.route(f"/{i}.xml", Reply(body=RSS, headers={"Content-Type": "application/rss+xml"}))
+        settings = loopback_settings.with_(feeds_path=str(_feeds_file(tmp_path / "f.yaml", srv, 7)),
+                                           poll_workers=1, host_claim_cap=0)
+        d = Daemon(settings)
+        try:
+            assert d.reload_feeds()
+            assert len(d.tick()) == 2
+            wait_for(lambda: all(f.last_fetch_at for f in d.svc.store.list_feeds()) and not d.in_flight,
+                     60, what="every feed polled")
+            assert [srv.hits[f"/{i}.xml"] for i in range(7)] == [1] * 7
+        finally:
+            d.stop()
+
+
+def test_stop_gives_back_queued_claims_at_once(tmp_path, loopback_settings):
+    # Queued polls are cancelled by stop(): they leave the in-flight set and their claims go
+    # back at once, so stop waits only for the polls really running (not the whole grace).
+    answer = threading.Event()
+    with Server() as srv:
+        srv.route("/0.xml", lambda req: (answer.wait(60), Reply(body=RSS, headers={
+            "Content-Type": "application/rss+xml"}))[1])
+        for i in (1, 2):
+            srv.route(f"/{i}.xml", Reply(body=RSS, headers={"Content-Type": "application/rss+xml"}))
+        settings = loopback_settings.with_(feeds_path=str(_feeds_file(tmp_path / "f.yaml", srv, 3)),
+                                           poll_workers=1, host_claim_cap=0)
+        d = Daemon(settings)
+        assert d.reload_feeds()
+        first, queued = d.tick()
+        result: list[bool] = []
+        try:
+            wait_for(lambda: srv.hits["/0.xml"] == 1, 30, what="the first poll in flight")
+            stopper = threading.Thread(target=lambda: result.append(d.stop(timeout=60)))
+            stopper.start()
+            wait_for(lambda: d.in_flight == {first.id}, 30, what="the queued poll dropped")
+        finally:
+            answer.set()
+        stopper.join(60)
+        assert result == [True]  # the running poll finished; nothing abandoned
+        assert srv.hits["/1.xml"] == 0
+        with open_store(loopback_settings.db_url) as store:
+            assert store.get_feed(queued.name).claimed_until is None
+            assert store.get_feed(queued.name).last_fetch_at is None
+            assert store.get_feed(first.name).claimed_until is None

@@ -1,0 +1,76 @@
+"""Smoke runs of the performance benchmarks at tiny sizes: they run and keep their JSON shape.
+
+No timing is asserted (the machine is shared; the figures are read from the full runs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import pytest
+
+from benchmarks import index_scale, memory, pipeline
+from benchmarks.compact_index import CompactBandIndex
+
+
+def _lines(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_pipeline_smoke(capsys):
+    if not pipeline.PAGES.exists():
+        pytest.skip(f"../shared/data absent: {pipeline.PAGES} not found")
+    assert pipeline.main(["--limit", "6", "--feeds", "2", "--no-reference"]) == 0
+    lines = _lines(capsys)
+    assert "versions" in lines[0]
+    runs = [r for r in lines if r.get("run") == "ingest"]
+    assert {r["workers"] for r in runs} == {1, 2}
+    assert all(r["stored"] == 6 for r in runs), runs
+    summary = lines[-1]
+    assert summary["summary"] is True
+    for key in ("cpu_ratio_vs_extraction", "scaling_2_workers", "peak_rss_mb"):
+        assert isinstance(summary[key], float), summary
+
+
+def test_pipeline_skips_without_data(capsys, tmp_path):
+    assert pipeline.main(["--data", str(tmp_path / "absent")]) == 0
+    assert _lines(capsys)[-1]["skipped"] is True
+
+
+def test_index_scale_smoke(capsys):
+    assert index_scale.main(["--sizes", "300,600"]) == 0
+    lines = _lines(capsys)
+    impls = {(r["impl"], r["articles"]) for r in lines if "impl" in r}
+    assert impls == {(i, n) for i in index_scale.IMPLS for n in (300, 600)}
+    summary = lines[-1]
+    for key in ("bytes_per_article_1m", "query_insert_us_1m", "cost_ratio_1m_vs_10k", "rebuild_s_1m",
+                "datasketch_bytes_per_article_1m"):
+        assert key in summary, summary
+
+
+def test_memory_smoke(capsys):
+    assert memory.main(["--articles", "300", "--unique", "100", "--feeds", "20", "--words", "60"]) == 0
+    summary = _lines(capsys)[-1]
+    assert summary["summary"] is True and summary["articles"] == 300
+    assert summary["rss_mb"] > 0
+
+
+def test_compact_index_offers_what_band_index_offers():
+    from aggregator.cluster.index import BandIndex
+
+    sigs = index_scale.signatures(3000)
+    ours, theirs, bulk = CompactBandIndex(128, 32), BandIndex(128, 32), CompactBandIndex(128, 32)
+    for i, s in enumerate(sigs[:2000]):
+        assert ours.query_add(i, s) == theirs.query(s)
+        theirs.add(i, s)
+    bulk.bulk_load(np.arange(2000), sigs[:2000])
+    for i in range(0, 2000, 2):
+        ours.discard(i)
+        bulk.discard(i)
+        theirs.discard(i, sigs[i])
+    for s in sigs[2000:2300]:
+        assert ours.query(s) == theirs.query(s) == bulk.query(s)
