@@ -9,7 +9,9 @@ own code polls them once (``aggregator.pipeline.poll_once``: fetch, parse, ident
 fingerprint, cluster, store into a fresh SQLite file), first with 1 extraction worker process,
 then with 2. Afterwards the floor is measured in the same run: ``trafilatura.bare_extraction``
 alone on the same decoded pages with the same settings (``aggregator.extract.TRAFILATURA_OPTIONS``)
-in this process, plus trafilatura's default ``extract()`` for reference.
+in this process, plus trafilatura's default ``extract()`` for reference, and the machine's own
+scaling (trafilatura alone in 1 vs 2 warmed processes: the ceiling for ``scaling_2_workers`` on a
+shared machine).
 
 CPU of the ingest = CPU of this process (all its threads: HTTP, feedparser, SQLite, clusterer)
 + CPU of the extraction workers, read from ``/proc/<pid>/stat`` while they are alive (getrusage
@@ -306,6 +308,43 @@ def floor(pages: list[dict], base: str, options: dict | None) -> dict:
             "wall_s": round(wall, 3), "loadavg": loadavg(), "_texts": texts}
 
 
+def _pool_init(options: dict) -> None:
+    global _OPTIONS
+    import trafilatura
+
+    _OPTIONS = options
+    trafilatura.bare_extraction("<html><body><article><p>Warm up.</p></article></body></html>", **options)
+
+
+_OPTIONS: dict = {}
+
+
+def _pool_extract(html: str) -> int:
+    import trafilatura
+
+    try:
+        trafilatura.bare_extraction(html, **_OPTIONS)
+    except Exception:  # noqa: BLE001 - the floor only measures time
+        pass
+    return 0
+
+
+def floor_scaling(pages: list[dict], options: dict) -> dict:
+    """The machine's own scaling: trafilatura alone in 1 and in 2 warmed processes, same pages.
+    On a shared 2-core machine this is the ceiling for ``scaling_2_workers``."""
+    htmls = [decoded(p["body"]) for p in pages]
+    ctx = mp.get_context("spawn")
+    walls = {}
+    for procs in (1, 2):
+        with ctx.Pool(procs, initializer=_pool_init, initargs=(options,)) as pool:
+            pool.map(_pool_extract, htmls[:procs], chunksize=1)  # every process started and warm
+            t = time.perf_counter()
+            pool.map(_pool_extract, htmls, chunksize=1)
+            walls[procs] = time.perf_counter() - t
+    return {"run": "floor_scaling", "wall_s_1": round(walls[1], 3), "wall_s_2": round(walls[2], 3),
+            "scaling_2_processes": round(walls[1] / walls[2], 3), "loadavg": loadavg()}
+
+
 def text_f1(pages: list[dict], by_id: dict[str, str]) -> tuple[float, int]:
     gold = [p for p in pages if p["gold"]]
     if not gold:
@@ -363,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         fl = floor(pages, base, TRAFILATURA_OPTIONS)
         floor_texts = fl.pop("_texts")
         print(json.dumps(fl), flush=True)
+        fs = floor_scaling(pages, TRAFILATURA_OPTIONS)
+        print(json.dumps(fs), flush=True)
         ref_f1 = None
         if not args.no_reference:
             ref = floor(pages, base, None)
@@ -393,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor_cpu_ms_per_article": fl["cpu_ms_per_article"],
         "ingest_cpu_ms_per_article": two["cpu_ms_per_article"],
         "scaling_2_workers": round(runs[1]["wall_s"] / two["wall_s"], 3),
+        "floor_scaling_2_processes": fs["scaling_2_processes"],
         "articles_per_s_2_workers": two["articles_per_s"],
         "peak_rss_mb": round(peak, 1),
         "main_peak_rss_mb": round(ingest_peak, 1),
