@@ -429,6 +429,10 @@ class Fetcher:
         status = resp.status_code
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if status == 304:
+            # A 304 has no body (RFC 9110 §15.4.5), but httpcore only returns the connection to
+            # the pool once the (empty) body was read; without this every unchanged poll would
+            # open a new connection (a TLS handshake on HTTPS).
+            resp.read()
             return Response(
                 url=url, status=304, headers=headers, body=b"", elapsed=time.monotonic() - started
             )

@@ -451,8 +451,9 @@ def main(argv: list[str] | None = None) -> int:
                     v["wire_concurrency"] += c
                     v["wire_spacing"] += s
                     min_gaps["wire"] = min(min_gaps["wire"], g)
-                requests = max_rps = 0
-                for events, _accepts, max_active in server:
+                requests = max_rps = connections = 0
+                for events, accepts, max_active in server:
+                    connections += len(accepts)
                     c, s, tr, g, d = _server_check(events, args.concurrency, args.spacing, tol)
                     v["server_concurrency"] += c
                     v["server_spacing"] += s
@@ -489,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
                         "gather": round(1000 * _mean([c for _, c, _ in un]), 3),
                         "commit": round(1000 * commit_un, 3)},
                     "cpu_accounted_share": round(accounted / total_cpu, 3) if total_cpu else None,
-                    "requests": requests, "max_requests_per_host_per_s": round(max_rps, 2),
+                    "requests": requests, "tcp_connections": connections,
+                    "max_requests_per_host_per_s": round(max_rps, 2),
                     "violations": dict(v),
                     **({"first_error": failed[0]} if failed else {}),
                 }), flush=True)

@@ -672,3 +672,16 @@ def test_tls_untrusted_certificate_is_refused_by_default(tls_srv):
         err = fetch_error(f, tls_srv.url("/", host="localhost"))
     assert err.kind == "tls" and "certificate" in str(err).lower()
     assert tls_srv.hits["/"] == 0
+
+
+def test_not_modified_answers_reuse_the_connection(loopback_settings):
+    """Pass: twenty conditional GETs answered 304 travel over one kept-alive connection."""
+    from aggregator.fetch import Fetcher
+    from tests.servers import Reply, Server
+
+    with Server() as srv, Fetcher(loopback_settings) as fetcher:
+        srv.route("/feed", Reply(status=304, headers={"ETag": '"x"'}))
+        for _ in range(20):
+            assert fetcher.get(srv.url("/feed"), etag='"x"').not_modified
+        assert srv.hits["/feed"] == 20
+        assert srv.connections == 1
