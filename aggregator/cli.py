@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -402,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_STORE
+    except BrokenPipeError:
+        # Output piped into `head` or a pager that quit: not an error. Point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
