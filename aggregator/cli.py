@@ -83,15 +83,13 @@ def _progress(total: int):
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
-
-    from .web.app import create_app
+    from .web.serve import serve
 
     settings = _settings(args)
-    store = open_store(settings.db_url)
+    open_store(settings.db_url).close()  # migrate (and fail on a bad URL) once, before any worker starts
     print(f"serving http://{settings.host}:{settings.port}/", file=sys.stderr)
-    app = create_app(store, operator_token=settings.operator_token)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    serve(settings.db_url, host=settings.host, port=settings.port, operator_token=settings.operator_token,
+          workers=args.workers)
     return 0
 
 
@@ -321,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("serve", help="serve the reader web UI")
     sp.add_argument("--host", default=None)
     sp.add_argument("--port", type=int, default=None)
+    sp.add_argument("--workers", type=int, default=None,
+                    help="worker processes, each with its own page cache (default: one per CPU, at most 4)")
     db(sp)
     sp.set_defaults(func=cmd_serve)
 

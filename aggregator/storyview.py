@@ -23,6 +23,7 @@ depends on the story's size, never on the store's.
 from __future__ import annotations
 
 import heapq
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -229,8 +230,8 @@ class _Text:
         """PASSAGE_WORDS-gram → first position (for shared passages), built when first needed."""
         if self._grams is None:
             self._grams = {}
-            for i in range(len(self.norm) - PASSAGE_WORDS + 1):
-                self._grams.setdefault(tuple(self.norm[i : i + PASSAGE_WORDS]), i)
+            for i, gram in enumerate(_ngrams(self.norm, PASSAGE_WORDS)):
+                self._grams.setdefault(gram, i)
         return self._grams
 
 
@@ -246,16 +247,20 @@ def _text_of(s: StorySource) -> str:
 
 def _prepare(s: StorySource) -> _Text:
     raw = _text_of(s)
-    spans, norm = [], []
-    for m in _TOKEN.finditer(raw):
-        spans.append(m.span())
-        norm.append(_norm(m.group(0)))
-        if len(norm) >= MAX_WORDS:
-            break
+    spans = [m.span() for m in itertools.islice(_TOKEN.finditer(raw), MAX_WORDS)]
+    if raw.isascii():  # lower() keeps ASCII token boundaries: one C-level pass instead of a call per word
+        norm = _TOKEN.findall(raw.lower())[:MAX_WORDS]
+    else:
+        norm = [_norm(raw[a:b]) for a, b in spans]
     # shingles as ints: a tuple re-hashes itself on every set operation (measured 10x slower)
-    sh = {hash(tuple(norm[i : i + SHINGLE])) for i in range(len(norm) - SHINGLE + 1)}
+    sh = set(map(hash, _ngrams(norm, SHINGLE)))
     sketch = tuple(heapq.nsmallest(SKETCH, sh))
     return _Text(s, s.published or s.first_seen, raw, spans, norm, sh, sketch, " " + " ".join(norm) + " ")
+
+
+def _ngrams(words: list[str], n: int):
+    """The n-word tuples of ``words`` in order (equal to ``tuple(words[i:i + n])``, built in C)."""
+    return zip(*(itertools.islice(words, k, None) for k in range(n)), strict=False)
 
 
 def _containment(a: set, b: set) -> float:
@@ -271,11 +276,17 @@ def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n+", text) if p.strip()]
 
 
+def _words(text: str) -> list[str]:
+    if text.isascii():
+        return _TOKEN.findall(text.lower())
+    return [_norm(x) for x in _TOKEN.findall(text)]
+
+
 def _shingles_of(text: str) -> set:
-    w = [_norm(x) for x in _TOKEN.findall(text)]
+    w = _words(text)
     if len(w) < SHINGLE:
         return {hash(tuple(w))} if w else set()
-    return {hash(tuple(w[i : i + SHINGLE])) for i in range(len(w) - SHINGLE + 1)}
+    return set(map(hash, _ngrams(w, SHINGLE)))
 
 
 def _quotes(text: str) -> list[str]:
@@ -288,7 +299,7 @@ def _quotes(text: str) -> list[str]:
 
 
 def _flat(text: str) -> str:
-    return " " + " ".join(_norm(w) for w in _TOKEN.findall(text)) + " "
+    return " " + " ".join(_words(text)) + " "
 
 
 def _names(t: _Text) -> dict[str, str]:
@@ -535,7 +546,7 @@ class _Index:
 
     def quoted_elsewhere(self, quote: str, aid: int) -> bool:
         """Whether another member carries this quote (every shingle of it, for long quotes)."""
-        words = [_norm(w) for w in _TOKEN.findall(quote)]
+        words = _words(quote)
         if len(words) < SHINGLE + 2:
             flat = " " + " ".join(words) + " "
             return any(flat in f for other, f in self.flats.items() if other != aid)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from .browse import LISTING_TEXT
 from .records import Story
 
 MARK_START = "\x02"
@@ -93,7 +94,7 @@ class SearchMixin:
                 [match, *aids],
             ).fetchall()
         )
-        stories = {s.id: s for s in self.get_stories(r["story_id"] for r in rows)}
+        stories = {s.id: s for s in self.get_stories((r["story_id"] for r in rows), text_chars=LISTING_TEXT)}
         return [
             (stories[r["story_id"]], snippets.get(r["aid"]) or "")
             for r in rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 
 from .corrections import CorrectionsMixin
 from .records import (
@@ -11,6 +12,25 @@ from .records import (
     StorySource,
 )
 from .timefmt import from_db
+
+# The article columns a story's sources show (not the fingerprint payloads), ``text`` last so a
+# listing can take only its start (``source_columns``).
+_SOURCE_COLUMNS = ("a.id, a.story_id, a.outlet, a.title, a.url, a.author, a.published, a.first_seen, a.role, "
+                   "a.reuse, a.copy_of, a.score, a.evidence, a.summary, a.extraction, f.name AS feed_name")
+
+
+def source_columns(text_chars: int | None = None) -> str:
+    """The SELECT list of a story's sources; ``text_chars``: only the start of each text."""
+    text = "a.text" if text_chars is None else f"substr(a.text, 1, {int(text_chars)}) AS text"
+    return f"{_SOURCE_COLUMNS}, {text}"
+
+
+def _time(s: str | None):
+    """``from_db`` for the store's own "YYYY-MM-DDTHH:MM:SSZ" (fromisoformat: ~20x faster than
+    strptime, and a story page parses two times per source)."""
+    if s and len(s) == 20 and s[19] == "Z":
+        return datetime.fromisoformat(s)
+    return from_db(s)
 
 
 class StoriesMixin(CorrectionsMixin):
@@ -53,7 +73,7 @@ class StoriesMixin(CorrectionsMixin):
         if st is None:
             return None
         rows = r.execute(
-            """SELECT a.*, f.name AS feed_name FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
+            f"""SELECT {source_columns()} FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
                WHERE a.story_id = ?
                ORDER BY COALESCE(a.published, a.first_seen), a.id""",
             (story_id,),
@@ -66,8 +86,8 @@ class StoriesMixin(CorrectionsMixin):
             id=st["id"],
             title=canonical.title or st["title"],
             lead=_lead(canonical),
-            first_seen=from_db(st["first_seen"]),
-            updated=from_db(st["updated"]),
+            first_seen=_time(st["first_seen"]),
+            updated=_time(st["updated"]),
             sources=sources,
         )
 
@@ -98,8 +118,8 @@ def _source(r: sqlite3.Row) -> StorySource:
         title=r["title"],
         url=r["url"],
         author=r["author"],
-        published=from_db(r["published"]),
-        first_seen=from_db(r["first_seen"]),
+        published=_time(r["published"]),
+        first_seen=_time(r["first_seen"]),
         role=r["role"],
         reuse=r["reuse"],
         copy_of=r["copy_of"],

@@ -237,7 +237,7 @@ def test_atom_feeds_are_valid_one_entry_per_story(site, path):
 
 def test_feed_entry_updated_moves_when_a_source_joins(site):
     store, ids, feeds = site
-    c = Client(create_app(store, clock=lambda: NOW, cache_size=0))
+    c = Client(create_app(store, clock=lambda: NOW, cache_bytes=0))
 
     def updated() -> str:
         parsed = feedparser.parse(c.get("/outlet/Metro%20Daily/feed.atom").content)

@@ -9,6 +9,8 @@
     search(query, *, outlet=None, limit, offset) -> list[(Story, snippet)]; count_search(...)
     list_outlets(), list_tags(), story_tags(story_id), list_feeds()
     data_version() -> int                        # optional: enables the page cache
+    story_stamp(story_id), stories_version()     # optional: per-story and listing cache stamps
+    changed_stories(after, limit), recent_story_ids(limit)   # optional: the cache warmer
 
 and, for operators, ``merge_stories``, ``move_article``, ``split_story`` and ``enable_feed``.
 
@@ -22,19 +24,23 @@ actions need a signed session and a CSRF token (``operator.py``).
 
 Store calls are plain synchronous calls made from the event loop: reads are short (indexed, a
 few queries per page), and this keeps working with a store that holds a thread-bound SQLite
-connection. Rendered pages are cached per URL until the store changes (``data_version``) or the
-minute turns (ages like "4 h ago" stay right).
+connection. Rendered pages are cached (``cache.py``): a story page per (story id, the story's
+version), so the daemon's other writes leave it cached; listings, feeds and search pages until
+any story changes or the minute turns (ages like "4 h ago" stay right). While served, a warmer
+keeps the newest story pages rendered and re-renders each story that changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 import re
 import secrets
-import time
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +49,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import jinja2
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import (
@@ -60,7 +67,9 @@ from aggregator.models import Story
 from aggregator.storyview import describe
 
 from . import operator as op
+from .cache import PageCache, Warmer
 from .openapi import MAX_PER_PAGE, MAX_QUERY, openapi_document
+from .ops import routes as ops_routes
 from .syndication import Channel, atom_feed, json_feed
 from .text import (  # noqa: F401  (re-exported: templates, tests and other modules use them)
     ROLE_HINTS,
@@ -93,7 +102,9 @@ PAGE_SIZE = 30
 MAX_PAGE = 100_000  # keeps OFFSET bounded; nobody pages this far by hand
 MAX_ID = 2**63 - 1  # larger ids cannot exist in SQLite/PostgreSQL bigint and would overflow
 FEED_SIZE = 30  # stories per Atom / JSON feed
-CACHE_SIZE = 2048  # rendered responses kept (LRU)
+PAGE_PARAMS = frozenset({"page", "q", "outlet"})  # the query parameters cached pages read
+CACHE_BYTES = 256 * 2**20  # rendered pages kept per process (LRU by bytes): ~12 KB a story page, ~20,000 stories
+DESCRIBE_SIZE = 256  # story views kept for uncached (operator) renders
 
 MARK_START, MARK_END = "\x02", "\x03"  # the store's snippet markers (store/search.py)
 
@@ -133,6 +144,28 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class StoryHits:
+    """Serves a story page confirmed in the cache during this event-loop turn without routing,
+    request objects or a store query (about half the cost of a hit). Only for plain GETs with no
+    cookie at all (an operator's session goes the long way) and no root path; anything else, and
+    every miss, goes through the app. Sits inside ``SecurityHeaders``, so the headers are the same."""
+
+    PATH = re.compile(r"/story/([0-9]{1,19})")
+
+    def __init__(self, app: ASGIApp, cache: PageCache) -> None:
+        self.app, self.cache = app, cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
+            m = self.PATH.fullmatch(scope["path"])
+            if m and not any(k == b"cookie" for k, _ in scope["headers"]):
+                resp = self.cache.peek(("story", int(m.group(1)), ""), self.cache.gate())
+                if resp is not None:
+                    await resp(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 # --- the application ------------------------------------------------------------------------------
@@ -215,41 +248,6 @@ def part(value: str) -> str:
     return quote(value, safe="")
 
 
-class PageCache:
-    """Rendered responses by key, valid while the store's data version and the minute hold."""
-
-    def __init__(self, store: Any, size: int = CACHE_SIZE) -> None:
-        self.version = getattr(store, "data_version", None)
-        self.size = size
-        self.items: OrderedDict[str, tuple[tuple, Response]] = OrderedDict()
-
-    def stamp(self, own: Callable[[], Any] | None = None) -> tuple | None:
-        """The validity of an entry: the store's data version (or a narrower ``own`` stamp,
-        e.g. one story's) and the minute."""
-        if self.size <= 0 or (own is None and self.version is None):
-            return None
-        if own is not None:  # a story page: its relative ages may lag by up to five minutes
-            return (own(), int(time.time() // 300))
-        return (self.version(), int(time.time() // 60))
-
-    async def get(self, key: str, make: Callable[[], Awaitable[Response]],
-                  own: Callable[[], Any] | None = None) -> Response:
-        stamp = self.stamp(own)
-        if stamp is None:
-            return await make()
-        hit = self.items.get(key)
-        if hit is not None and hit[0] == stamp:
-            self.items.move_to_end(key)
-            return hit[1]
-        resp = await make()
-        if resp.status_code == 200:
-            self.items[key] = (stamp, resp)
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return resp
-
-
 def create_app(
     store: Any,
     *,
@@ -259,31 +257,38 @@ def create_app(
     debug: bool = False,
     operator_token: str = "",
     static_site: bool = False,
-    cache_size: int = CACHE_SIZE,
+    cache_bytes: int = CACHE_BYTES,
+    warm: bool = True,
 ) -> Starlette:
     """The reader app. ``operator_token`` empty: no operator pages. ``static_site``: links page
-    as ``/page/N`` paths and no search box (``export.py`` renders the site through this)."""
+    as ``/page/N`` paths and no search box (``export.py`` renders the site through this).
+    ``cache_bytes`` 0: no page cache. ``warm``: while served (ASGI lifespan), keep the newest
+    story pages rendered in the cache and re-render each story the store stamps as changed."""
     env = make_env()
     env.globals["site_name"] = site_name
     env.globals["static_site"] = static_site
     env.filters["part"] = part
     env.filters["highlight"] = highlight
     now = clock or (lambda: datetime.now(UTC))
-    cache = PageCache(store, cache_size)
+    cache = PageCache(store, cache_bytes)
+    views: OrderedDict[tuple, Any] = OrderedDict()  # (story id, stamp) → describe(story)
+    views_lock = threading.Lock()
 
     def operator_nonce(request: Request) -> str | None:
         return op.session_nonce(operator_token, request.cookies.get(op.SESSION_COOKIE))
 
-    def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    def page_html(name: str, root: str, **context: Any) -> str:
         context.setdefault("title", site_name)
         context.setdefault("canonical", None)
         context.setdefault("active", None)
         context.setdefault("query", "")
         context.setdefault("feeds", None)
         context.setdefault("operator", None)
-        context.setdefault("root", request.scope.get("root_path", ""))
-        html = env.get_template(name).render(request=request, now=now(), **context)
-        return HTMLResponse(html, status_code=status_code)
+        return env.get_template(name).render(root=root, **context)
+
+    def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        root = context.pop("root", request.scope.get("root_path", ""))
+        return HTMLResponse(page_html(name, root, **context), status_code=status_code)
 
     def age_of(dt: datetime | None) -> str:
         return age(dt, now())
@@ -294,19 +299,26 @@ def create_app(
         return str(request.base_url).rstrip("/")
 
     story_stamp = getattr(store, "story_stamp", None)
+    # Listings, feeds and search show every story: valid while no story changed. A store without
+    # story versions falls back to any write at all.
+    listing_stamp = getattr(store, "stories_version", None) or getattr(store, "data_version", None)
 
-    def cached(handler: Callable[[Request], Awaitable[Response]], per_story: bool = False):
-        """Serve a GET page from the cache, unless an operator is signed in (their pages differ).
-        ``per_story``: valid while that story's stamp holds, whatever else the daemon writes."""
+    def operator_session(request: Request) -> bool:
+        return bool(operator_token and request.cookies.get(op.SESSION_COOKIE))
+
+    def cached(handler: Callable[[Request], Awaitable[Response]]):
+        """Serve a GET listing, feed or search page from the cache, unless an operator is signed in
+        (their pages differ). Keyed by the full URL (feeds hold absolute links to this host);
+        valid while no story changed and the minute holds (ages such as "4 h ago", the ranking)."""
 
         async def wrapper(request: Request) -> Response:
-            if operator_token and request.cookies.get(op.SESSION_COOKIE):
+            if operator_session(request):
                 return await handler(request)
-            own = None
-            if per_story and story_stamp is not None:
-                sid = request.path_params["story_id"]
-                own = (lambda: story_stamp(sid)) if sid <= MAX_ID else None
-            return await cache.get(str(request.url), lambda: handler(request), own)
+            minute = int(now().timestamp() // 60)
+            # Parameters the pages do not read make no new entry (no cache-busting with ?x=1).
+            params = tuple((k, v) for k, v in request.query_params.multi_items() if k in PAGE_PARAMS)
+            key = (str(request.base_url), request.url.path, params)
+            return await cache.get(key, lambda: handler(request), listing_stamp, minute)
 
         wrapper.__name__ = handler.__name__
         return wrapper
@@ -444,31 +456,81 @@ def create_app(
 
     # --- story ---------------------------------------------------------------------------------
 
-    async def story_page(request: Request) -> Response:
-        story_id: int = request.path_params["story_id"]
-        if story_id > MAX_ID:
-            raise HTTPException(404, "No story has that number.")
+    def story_view(story: Story, stamp: Any) -> Any:
+        """``describe(story)`` kept per (story, stamp): a story version is described once, however
+        many operator (uncached) renders ask for it."""
+        if stamp is None:
+            return describe(story)
+        key = (story.id, stamp)
+        with views_lock:  # the warmer renders in a thread
+            view = views.get(key)
+            if view is not None:
+                views.move_to_end(key)
+                return view
+        view = describe(story)
+        with views_lock:
+            views[key] = view
+            while len(views) > DESCRIBE_SIZE:
+                views.popitem(last=False)
+        return view
+
+    def story_response(story_id: int, root: str, nonce: str | None) -> Response:
+        """A story page (or the redirect of a merged story), built from the store alone, so the
+        warmer renders exactly what a reader's request would."""
+        stamp = story_stamp(story_id) if story_stamp is not None else None  # before the reads
         live = store.resolve_story(story_id)
         if live is None:
             raise HTTPException(404, "No story has that number.")
         if live != story_id:
-            return RedirectResponse(request.url_for("story", story_id=live).path, status_code=301)
+            return RedirectResponse(f"{root}/story/{live}", status_code=301)
         story = store.get_story(story_id)
         if story is None:
             raise HTTPException(404, "No story has that number.")
-        nonce = operator_nonce(request)
-        return render(
-            request,
+        html = page_html(
             "story.html",
+            root,
             story=story,
             body=story_body(story),
             canonical_source=canonical_source(story),
             timeline=timeline(story),
-            view=describe(story),  # roles, wire credit, reuse, adds, why grouped (_story_relations)
+            view=story_view(story, stamp),  # roles, wire credit, reuse, adds, why grouped
             tags=store.story_tags(story_id),
             operator=operator_panel(nonce),
             title=f"{clean_text(story.title)} · {site_name}",
         )
+        return HTMLResponse(html)
+
+    async def story_page(request: Request) -> Response:
+        """Cached per (story id, the story's version): other stories' writes leave it alone. The
+        page shows no clock-relative ages, so it stays right for as long as the story does."""
+        story_id: int = request.path_params["story_id"]
+        if story_id > MAX_ID:
+            raise HTTPException(404, "No story has that number.")
+        root = request.scope.get("root_path", "")
+        if operator_session(request) or story_stamp is None:
+            return story_response(story_id, root, operator_nonce(request))
+
+        async def make() -> Response:
+            return story_response(story_id, root, None)
+
+        return await cache.get(("story", story_id, root), make, lambda: story_stamp(story_id))
+
+    async def warm_story(story_id: int) -> bool:
+        """Render a story page into the cache unless it is there at its current version."""
+        key = ("story", story_id, "")
+        gate = cache.gate()  # before the stamp, as in PageCache.get
+        stamp = story_stamp(story_id)
+        if stamp is None or cache.holds(key, stamp):
+            return False
+        try:
+            # In a thread: the interpreter hands the GIL back to the event loop every few ms, so
+            # readers' cached pages keep flowing during a render instead of waiting for all of it.
+            resp = await asyncio.to_thread(story_response, story_id, "", None)
+        except HTTPException:
+            return False
+        if resp.status_code == 200:
+            cache.put(key, (stamp, None), gate, resp)
+        return True
 
     def operator_panel(nonce: str | None) -> dict | None:
         if nonce is None:
@@ -792,10 +854,11 @@ def create_app(
             resp.headers[key.decode()] = value.decode()
         return resp
 
+    state = State()  # becomes app.state: /metrics reads the page cache from it
     routes = [
         Route("/", cached(front), name="front"),
         Route("/page/{page:int}", cached(front), name="front_page"),
-        Route("/story/{story_id:int}", cached(story_page, per_story=True), name="story"),
+        Route("/story/{story_id:int}", story_page, name="story"),
         Route("/outlets", cached(outlets_page), name="outlets"),
         # Names may hold "/" (quoted as %2F, decoded before routing): the specific routes first.
         Route("/outlet/{name:path}/feed.atom", cached(atom), name="outlet_atom"),
@@ -826,16 +889,34 @@ def create_app(
         Route("/operator/stories/{story_id:int}/move", move, methods=["POST"], name="op_move"),
         Route("/operator/stories/{story_id:int}/split", split, methods=["POST"], name="op_split"),
         Route("/healthz", healthz, name="healthz"),
-        *__import__("aggregator.web.ops", fromlist=["routes"]).routes(store),  # /metrics, /readyz
+        *ops_routes(store, state),  # /metrics, /readyz
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
     ]
+    warmer = Warmer(store, cache, warm_story) if warm and cache.enabled and story_stamp else None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        task = warmer.start() if warmer is not None else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
     app = Starlette(
         debug=debug,
         routes=routes,
         exception_handlers={HTTPException: http_error, 500: server_error},
+        lifespan=lifespan,
     )
-    app.add_middleware(SecurityHeaders)
+    if cache.enabled and story_stamp is not None:
+        app.add_middleware(StoryHits, cache=cache)
+    app.add_middleware(SecurityHeaders)  # added last: the outermost, around StoryHits too
+    app.state = state
     app.state.store = store
+    app.state.page_cache = cache
+    app.state.warmer = warmer
+    app.state.warm_story = warm_story
     return app
 
 

@@ -80,7 +80,7 @@ async def export_site_async(
     store: Any, out: Path, *, base_url: str = "http://localhost:8080", site_name: str = "aggregator",
     page_size: int = PAGE_SIZE,
 ) -> ExportReport:
-    app = create_app(store, site_name=site_name, page_size=page_size, static_site=True, cache_size=0)
+    app = create_app(store, site_name=site_name, page_size=page_size, static_site=True, cache_bytes=0, warm=False)
     report = ExportReport()
     out.mkdir(parents=True, exist_ok=True)
     transport = httpx.ASGITransport(app=app)

@@ -43,9 +43,24 @@ def _gauges(store: Any) -> dict[str, tuple[str, float]]:
     }
 
 
-def routes(store: Any) -> list[Route]:
+def routes(store: Any, app_state: Any = None) -> list[Route]:
+    """``app_state``: the app's state, for the page cache's gauges (read at scrape time)."""
+
+    def gauges() -> dict[str, tuple[str, float]]:
+        out = _gauges(store)
+        cache = getattr(app_state, "page_cache", None)
+        if cache is not None:
+            st = cache.stats()
+            out["aggregator_web_cache_pages"] = ("Rendered pages in this process's page cache.", st["pages"])
+            out["aggregator_web_cache_bytes"] = ("Bytes those pages hold (bodies plus overhead).", st["bytes"])
+            out["aggregator_web_cache_renders"] = ("Pages rendered on a cache miss.", st["renders"])
+            warmer = getattr(app_state, "warmer", None)
+            out["aggregator_web_cache_warming"] = ("1 while the warmer's first pass runs.",
+                                                   int(bool(warmer and warmer.warming)))
+        return out
+
     async def metrics_page(request: Request) -> Response:
-        return PlainTextResponse(metrics.render(_gauges(store)),
+        return PlainTextResponse(metrics.render(gauges()),
                                  media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def readyz(request: Request) -> Response:

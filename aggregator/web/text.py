@@ -101,11 +101,15 @@ def iso(dt: datetime | None) -> str:
     return _aware(dt).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def human_time(dt: datetime | None) -> str:
     if dt is None:
         return ""
     d = _aware(dt).astimezone(UTC)
-    return f"{d:%b} {d.day}, {d:%Y}, {d:%H:%M} UTC"
+    # English month names whatever the locale (strftime's %b follows it, and costs a locale look-up)
+    return f"{_MONTHS[d.month - 1]} {d.day}, {d.year:04d}, {d.hour:02d}:{d.minute:02d} UTC"
 
 
 def age(dt: datetime | None, now: datetime) -> str:
