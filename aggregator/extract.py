@@ -14,6 +14,7 @@ import multiprocessing as mp
 import queue
 import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,10 +29,14 @@ class ExtractError(Exception):
 
 @dataclass(frozen=True)
 class Job:
-    html: str
+    # The page as the server sent it (bytes, decoded in the worker with ``charset``) or as
+    # text. Bytes cross the pipe as one copy; a str was encoded by pickle in the daemon and
+    # decoded again in the worker, ≈ 1 ms of the daemon's CPU per 170 KB page (issue 7).
+    html: str | bytes
     url: str
     title: str  # from the feed: used when the page has none, and for the fingerprint
     summary: str  # from the feed: the fallback text
+    charset: str = "utf-8"  # of ``html`` when it is bytes (already checked to exist)
 
 
 # The one set of trafilatura settings (benchmarks.pipeline measures its floor with these).
@@ -85,11 +90,27 @@ def head_metadata(html: str) -> dict[str, str]:
     return out
 
 
+# CPU seconds this thread spent inside trafilatura (the extraction floor of issue 7): the
+# worker sends its share with every reply, so ``ExtractorPool.extraction_cpu`` tells the ingest
+# benchmark how much of the run was extraction alone, measured in the same processes at the
+# same moment (a separate floor run on a shared machine varied by 30 %).
+_cpu = threading.local()
+
+
+def extraction_cpu() -> float:
+    """Seconds of CPU the calling thread has spent in trafilatura so far."""
+    return getattr(_cpu, "seconds", 0.0)
+
+
 def extract_page(html: str, url: str) -> Extracted:
     """Run trafilatura on one page (in the calling process)."""
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
+    started = time.thread_time()
+    try:
+        doc = trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
+    finally:
+        _cpu.seconds = extraction_cpu() + time.thread_time() - started
     if doc is None or not (doc.text or "").strip():
         return Extracted(text="", method="summary", note="extract: no article text found on page")
     head = head_metadata(html)
@@ -116,8 +137,11 @@ def process_job(job: Job):
 
     if job.html:
         try:
-            ex = extract_page(job.html, job.url)
-        except Exception as exc:  # trafilatura/lxml on hostile markup: fall back, never crash
+            html = job.html
+            if isinstance(html, bytes):
+                html = html.decode(job.charset, errors="replace")
+            ex = extract_page(html, job.url)
+        except Exception as exc:  # noqa: BLE001 - trafilatura/lxml on hostile markup: fall back, never crash
             ex = Extracted(text="", method="summary", note=f"extract: {type(exc).__name__}: {exc}"[:300])
     else:
         ex = Extracted(text="", method="summary", note="extract: page not fetched")
@@ -154,8 +178,10 @@ def _worker(conn) -> None:
         if job is None:
             return
         try:
-            conn.send(("ok", process_job(job)))
-        except Exception as exc:  # keep the worker alive for the next job
+            before = extraction_cpu()
+            result = process_job(job)
+            conn.send(("ok", (result, extraction_cpu() - before)))
+        except Exception as exc:  # noqa: BLE001 - keep the worker alive for the next job
             conn.send(("error", f"extract: {type(exc).__name__}: {exc}"[:300]))
 
 
@@ -201,6 +227,8 @@ class ExtractorPool:
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
+        # CPU seconds spent inside trafilatura by the jobs this pool ran (see ``extract_page``).
+        self.extraction_cpu = 0.0
         for _ in range(workers):
             self._add()
 
@@ -212,7 +240,11 @@ class ExtractorPool:
 
     def run(self, job: Job):
         if self.workers == 0:
-            return process_job(job)
+            before = extraction_cpu()
+            try:
+                return process_job(job)
+            finally:
+                self._count(extraction_cpu() - before)
         w = self._idle.get()
         try:
             w.wait_ready()
@@ -234,7 +266,13 @@ class ExtractorPool:
         self._idle.put(w)
         if status != "ok":
             raise ExtractError(value)
+        value, cpu = value
+        self._count(cpu)
         return value
+
+    def _count(self, cpu: float) -> None:
+        with self._lock:
+            self.extraction_cpu += cpu
 
     def close(self) -> None:
         with self._lock:

@@ -5,9 +5,10 @@
 ``refresh_feed`` has three callers (the daemon, ``aggregator poll --once`` and the tests) and
 the logic exists once. Stages take and return values; only this module touches the network
 client and the store. Crash safety comes from the order of writes: each new article is stored
-with its entry and story membership in one transaction, and the feed's validators (ETag,
-Last-Modified, body hash) are written only after all its entries, so a crash mid-feed means the
-next poll sees the feed again and skips what is already stored.
+with its entry and story membership atomically (a savepoint inside one transaction per batch of
+up to ``BATCH_ARTICLES``), and the feed's validators (ETag, Last-Modified, body hash) are written
+only after all its entries, so a crash mid-feed means the next poll sees the feed again and
+skips what is already stored.
 """
 
 from __future__ import annotations
@@ -323,6 +324,12 @@ def _failure_outcome(exc: FetchError) -> str:
     return {403: "forbidden", 429: "rate_limited"}.get(exc.status or 0, exc.kind)
 
 
+# Articles stored per write transaction. One commit per article cost more than the rest of the
+# store's work (issue 7); a bounded batch keeps the write lock (and, on PostgreSQL, the
+# assignment lock other daemons wait on) for a fraction of a second.
+BATCH_ARTICLES = 50
+
+
 def commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
     """Cluster and store the new articles of these polls in publication order (the stream the
     clusterer sees does not depend on which feed answered first), then write each feed's
@@ -336,19 +343,25 @@ def commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
         key=lambda t: t[:3],
     )
     broken: dict[int, str] = {}
-    for _, n, _, cand in queue:
-        poll = polls[n]
-        if n in broken:
+    for start in range(0, len(queue), BATCH_ARTICLES):
+        chunk = [(n, c) for _, n, _, c in queue[start : start + BATCH_ARTICLES] if n not in broken]
+        if not chunk:
             continue
         try:
-            story_id, created = _store(svc, poll.feed, cand)
-        except Exception as exc:
-            log.exception("store failed", extra={"feed_url": poll.feed.url})
-            svc.reload_clusterer()  # it may hold a decision the store rolled back
-            broken[n] = f"store: {type(exc).__name__}: {exc}"
-            continue
-        poll.report.new_articles += int(created)
-        poll.report.stories.add(story_id)
+            stored = _store_batch(svc, polls, chunk)
+        except Exception as exc:  # noqa: BLE001 - retried one by one below, where each failure is logged
+            # One article (or the store) failed and the whole batch was rolled back. The
+            # clusterer cannot take back its decisions, so it is rebuilt from what is committed,
+            # and the batch is stored again one transaction per article: the others of the poll
+            # are kept, and the failing one fails its feed as before batching (validators stay,
+            # the next poll brings it back).
+            log.warning("batch store failed; storing its articles one by one",
+                        extra={"error": f"{type(exc).__name__}: {exc}", "articles": len(chunk)})
+            svc.reload_clusterer()
+            stored = _store_each(svc, polls, chunk, broken)
+        for n, story_id, created in stored:
+            polls[n].report.new_articles += int(created)
+            polls[n].report.stories.add(story_id)
     svc.release_pages(c.page_url for p in polls for c in p.candidates)
     now = datetime.now(UTC)
     for n, poll in enumerate(polls):
@@ -435,7 +448,7 @@ def _link(svc: Services, feed: FeedRow, entry: Entry, article_id: int, now: date
 
 
 def _fetch_and_extract(svc: Services, entry: Entry, url: str):
-    html, note = "", ""
+    html, charset, note = b"", "utf-8", ""
     if url.startswith("http") and svc.robots is not None and not svc.robots.allowed(entry.link):
         note = "robots: the site's robots.txt disallows fetching this page"
         log.info("page not fetched", extra={"article_url": entry.link, "error": note})
@@ -444,11 +457,12 @@ def _fetch_and_extract(svc: Services, entry: Entry, url: str):
             page = svc.fetcher.get(entry.link, accept="text/html,application/xhtml+xml",
                                    max_bytes=svc.settings.max_page_bytes,
                                    allowed_types=PAGE_TYPES)
-            html = page.body.decode(_charset(page.headers), errors="replace")
+            # Decoded in the worker: the bytes cross the pipe without an encode/decode here.
+            html, charset = page.body, _charset(page.headers)
         except FetchError as exc:
             note = f"fetch: {exc}"
             log.info("page not fetched", extra={"article_url": entry.link, "error": str(exc)})
-    job = Job(html=html, url=entry.link, title=entry.title, summary=entry.summary)
+    job = Job(html=html, url=entry.link, title=entry.title, summary=entry.summary, charset=charset)
     try:
         ex, features = svc.extractor.run(job)
     except ExtractError as exc:
@@ -462,20 +476,57 @@ def _fetch_and_extract(svc: Services, entry: Entry, url: str):
     return ex, features
 
 
+def _store_batch(svc: Services, polls: list[Poll],
+                 chunk: list[tuple[int, Candidate]]) -> list[tuple[int, int, bool]]:
+    """Cluster and write these articles in one transaction: [(poll index, story id, created)].
+    Raises (and stores none of them) when any fails."""
+    out = []
+    with svc.cluster_lock, svc.store.write_batch():
+        svc.catch_up()  # once: the batch holds the assignment lock until it commits
+        for n, cand in chunk:
+            out.append((n, *_store_locked(svc, polls[n].feed, cand)))
+    return out
+
+
+def _store_each(svc: Services, polls: list[Poll], chunk: list[tuple[int, Candidate]],
+                broken: dict[int, str]) -> list[tuple[int, int, bool]]:
+    """The slow path after a failed batch: one transaction per article. The first failure of a
+    poll marks it broken (recorded in ``broken``) and skips its later articles."""
+    out = []
+    for n, cand in chunk:
+        if n in broken:
+            continue
+        try:
+            out.append((n, *_store(svc, polls[n].feed, cand)))
+        except Exception as exc:
+            log.exception("store failed", extra={"feed_url": polls[n].feed.url})
+            svc.reload_clusterer()  # it may hold a decision the store rolled back
+            broken[n] = f"store: {type(exc).__name__}: {exc}"
+    return out
+
+
 def _store(svc: Services, feed: FeedRow, cand: Candidate) -> tuple[int, bool]:
     """Cluster and write one article (one transaction). Returns (story id, created)."""
+    with svc.cluster_lock:
+        return _store_locked(svc, feed, cand, catch_up=True)
+
+
+def _store_locked(svc: Services, feed: FeedRow, cand: Candidate, *,
+                  catch_up: bool = False) -> tuple[int, bool]:
+    """``_store`` with ``cluster_lock`` held. ``catch_up``: first replay what other processes
+    stored (not needed inside ``write_batch``, which did it once under the same lock)."""
 
     def assign(article_id: int) -> Membership:
-        svc.catch_up()  # what other daemons stored first, so that one event makes one story
+        if catch_up:
+            svc.catch_up()  # what other daemons stored first, so that one event makes one story
         d = svc.clusterer.assign(article_id, cand.when, cand.features, feed.outlet)
         return Membership(d.story_id, d.copy_of, d.role, d.reuse, d.score, d.evidence)
 
-    with svc.cluster_lock:
-        aid, membership, created = svc.store.add_article(cand.article, cand.guid, cand.link, assign)
-        if created and svc.clusterer.story_of(aid) != membership.story_id:
-            svc.clusterer.move(aid, membership.story_id)  # the store followed a merge
-        if created:
-            svc._articles_seen = max(svc._articles_seen, aid)
+    aid, membership, created = svc.store.add_article(cand.article, cand.guid, cand.link, assign)
+    if created and svc.clusterer.story_of(aid) != membership.story_id:
+        svc.clusterer.move(aid, membership.story_id)  # the store followed a merge
+    if created:
+        svc._articles_seen = max(svc._articles_seen, aid)
     log.debug("article stored", extra={"article_url": cand.article.url,
                                        "story_id": membership.story_id})
     return membership.story_id, created

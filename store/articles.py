@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
@@ -56,6 +57,18 @@ class ArticlesMixin:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (feed_id, guid, article_id, link, to_db(seen)),
             )
+
+    @contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """One transaction around several writes (``add_article``, ``add_entry``, …); each of
+        them becomes a savepoint inside it, so each stays all or nothing, and the batch commits
+        at once or not at all. A commit per row cost ≈ 550 µs per article against ≈ 30 µs for
+        one per feed poll (issue 7). The assignment lock (``_serialise``) is taken first and
+        held to the commit: no other writer stores an article in between, so what
+        ``fingerprints_after`` reads at the start of the batch stays complete until its end."""
+        with self._tx() as c:
+            self._serialise(c)
+            yield
 
     def add_article(
         self,

@@ -92,6 +92,7 @@ class PostgresStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin):
         except psycopg.Error as exc:
             raise StoreError(f"store: cannot connect to PostgreSQL: {exc}") from exc
         self._wlock = threading.RLock()
+        self._depth = 0  # nesting of _tx on the write connection (guarded by _wlock)
         self._local = threading.local()
         self._readers: list[PgConnection] = []
         self._rlock = threading.Lock()
@@ -142,11 +143,17 @@ class PostgresStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin):
 
     @contextmanager
     def _tx(self) -> Iterator[PgConnection]:
+        """A write transaction; inside another one (``write_batch``) psycopg makes it a
+        savepoint. A broken connection is replaced only between transactions."""
         with self._wlock:
-            if self._w.broken:
+            if self._depth == 0 and self._w.broken:
                 self._w = _connect(self.url)
-            with self._w.raw.transaction():
-                yield self._w
+            self._depth += 1
+            try:
+                with self._w.raw.transaction():
+                    yield self._w
+            finally:
+                self._depth -= 1
 
     def hold_writes(self, timeout: float) -> bool:
         return self._wlock.acquire(timeout=timeout)

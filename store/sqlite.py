@@ -58,6 +58,7 @@ class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin, SearchMi
         if mode.lower() != "wal":
             raise StoreError(f"store: {self.path} refused WAL mode ({mode})")
         self._wlock = threading.RLock()
+        self._depth = 0  # nesting of _tx on the write connection (guarded by _wlock)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         with self._wlock:
@@ -88,15 +89,43 @@ class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin, SearchMi
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction. Inside another one (``write_batch``) it is a savepoint, as
+        psycopg's nested ``transaction()`` is on PostgreSQL: the inner write is still all or
+        nothing, and the outer one commits everything at once."""
         with self._wlock:
+            if self._depth:
+                yield from self._savepoint()
+                return
             self._w.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._w
             except BaseException:
-                self._w.execute("ROLLBACK")
+                if self._w.in_transaction:  # (see _savepoint)
+                    self._w.execute("ROLLBACK")
                 raise
             else:
                 self._w.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        name = f"sp{self._depth}"
+        self._w.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self._w
+        except BaseException:
+            # Some errors (SQLITE_FULL, SQLITE_IOERR) roll the whole transaction back already;
+            # a ROLLBACK TO then would raise and hide the error that matters.
+            if self._w.in_transaction:
+                self._w.execute(f"ROLLBACK TO {name}")
+                self._w.execute(f"RELEASE {name}")
+            raise
+        else:
+            self._w.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
 
     def hold_writes(self, timeout: float) -> bool:
         """Take the write lock for good (a process about to exit while other threads still
