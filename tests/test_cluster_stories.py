@@ -137,8 +137,10 @@ def test_property_partition(events):
         assert 0.0 <= d.reuse <= 1.0
         story[n] = d.story_id
     # no article in two stories: members of each story are disjoint and cover what is live
-    members = [set(m) for m in c._stories.values()]
-    assert sum(len(m) for m in members) == len(set().union(*members)) == len(c)
+    live = [n for n in story if c.story_of(n) is not None]
+    members = [set(c._members(sid)) for sid in {c.story_of(n) for n in live}]
+    assert sum(len(m) for m in members) == len(set().union(*members)) == len(c) == len(live)
+    assert all(n in c._members(c.story_of(n)) for n in live)
 
 
 def test_language_is_recorded_for_any_script():

@@ -4,25 +4,49 @@ State is only what ``restore`` can rebuild from persisted Features and membershi
 article its signature, story vector and time; per story its members; the two indexes. All
 iteration is over deterministically ordered containers, so the same input order gives the same
 decisions, whether the stream ran uninterrupted or was restored from the store.
+
+The live articles are columns, not objects (issue 7: a 200k-article window cost 13 KB per article
+in objects, dicts and deques besides the band index): each live article has a *slot*, a row in
+flat arrays — signature (one uint32 matrix), times as int64 microseconds, story, the IDF-dependent
+totals — and its story vector and facts as term ids in ``stories.VectorPool``. Slots of expired
+articles are reused; nothing outside these arrays is kept per article but its entry in the id →
+slot dict, its story's member list and its expiry heap entry.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+from array import array
+from bisect import insort
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from .bands import BandIndex
 from .copies import best_copy
 from .facts import agreement
 from .features import Features
-from .index import BandIndex, TermIndex
+from .index import TermIndex
 from .params import ClusterParams
 from .roles import REPORT, role_for
-from .stories import StoryVector, accumulate, idf, shared_terms, weighted
+from .stories import VectorPool, accumulate, idf, norm, shared_terms, story_terms, weighted
 from .text import fold
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_SLOT_BITS = 32  # expiry heap entries are key << 32 | slot
+_BULK_CHUNK = 16_384  # restored articles indexed per step (≈ 1M postings of temporaries)
+
+
+def _micros(when: datetime) -> int:
+    """Microseconds since the epoch: exact, so every time comparison is the datetime one (a
+    naive time is taken as UTC; the stream must not mix the two, as before)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // _US
 
 
 @dataclass(frozen=True)
@@ -35,52 +59,67 @@ class Decision:
     evidence: dict = field(default_factory=dict)
 
 
-@dataclass
-class _Article:
+@dataclass(slots=True)
+class _Query:
+    """The article being decided: parsed once, inserted after the decision."""
+
     id: int
-    when: datetime
-    story: int
+    when: int  # microseconds
     sig: np.ndarray
     n_shingles: int
-    vec: StoryVector
-    nums: frozenset[str]
-    names: frozenset[str]
     headline_only: bool  # featurized from title + feed summary (no usable page text)
-    facts: frozenset[str]  # folded names + numbers: what ``facts.agreement`` compares
-    norm: float = 0.0  # norm of the IDF-weighted vector as of norm_at documents
-    fact_total: float = 0.0  # IDF weight of the facts as of norm_at documents
-    norm_at: int = 0
+    tids: list[int]  # story vector: term ids in term order ...
+    codes: list[int]  # ... and their tf weight codes (stories.TfWeights)
+    facts: list[int]  # folded salient names (term ids): what ``facts.agreement`` compares
 
 
 class Clusterer:
     def __init__(self, params: ClusterParams | None = None) -> None:
         self.params = p = params or ClusterParams()
         self._window = timedelta(days=p.window_days)
-        self._articles: dict[int, _Article] = {}
-        self._stories: dict[int, list[int]] = {}  # story id → live member ids, in id order
+        self._window_us = self._window // _US
+        self._future_us = timedelta(days=p.future_days) // _US
+        self._slots: dict[int, int] = {}  # live article id → slot
+        self._free: list[int] = []  # slots of expired articles, reused first
+        # per slot
+        self._ids = array("q")
+        self._when = array("q")  # microseconds
+        self._story = array("q")
+        self._expiry_at = array("q")  # key of the slot's expiry heap entry
+        self._n_shingles = array("q")
+        self._headline_only = bytearray()
+        self._norm = array("d")  # norm of the IDF-weighted vector as of norm_at documents
+        self._fact_total = array("d")  # IDF weight of the facts as of norm_at documents
+        self._norm_at = array("q")
+        self._sigs = np.zeros((0, p.num_perm), dtype=np.uint32)
+        self._vecs = VectorPool()
+        # story id → live member ids, in id order; not kept for the commonest story, an article
+        # alone in the story of its own id (what every "new" decision founds): see _members
+        self._stories: dict[int, list[int]] = {}
         self._bands = BandIndex(p.num_perm, p.lsh_bands)
         self._terms = TermIndex(p.posting_cap)
-        self._expiry: list[tuple[datetime, int]] = []  # heap of (stream clock at arrival, id)
+        self._unindexed: list[int] = []  # restored slots not yet in the two indexes (added in bulk)
+        self._expiry: list[int] = []  # heap of (stream clock at arrival) << 32 | slot
         # The stream clock that drives expiry (see _tick): monotonic, and moved only by what
         # most recent arrivals agree on, so neither arrival order nor one odd date evicts.
-        self._clock: datetime | None = None
+        self._clock: int | None = None
         self.stale_restores = 0  # restored articles skipped: features of another scheme
-        self._future = timedelta(days=p.future_days)
-        self._recent: deque[datetime] = deque(maxlen=max(1, p.clock_arrivals))
+        self._recent: deque[int] = deque(maxlen=max(1, p.clock_arrivals))
         # per-decision memo (IDF changes only between decisions); reset in _decide
-        self._idf_cache: dict[str, float] = {}
+        self._idf_cache: dict[int, float] = {}
         self._cos_cache: dict[int, float] = {}
 
     def __len__(self) -> int:
-        return len(self._articles)
+        return len(self._slots)
 
     # ----- public API -------------------------------------------------------------------
     def assign(self, article_id: int, when: datetime, features: Features, outlet: str = "") -> Decision:
-        art = self._make(article_id, when, features, story=article_id)
-        self._tick(when)
-        decision = self._decide(art)
-        art.story = decision.story_id
-        self._insert(art)
+        art = self._parse(article_id, when, features)
+        self._tick(art.when)
+        self._index_restored()
+        # query then add in one probe: nothing touches the band index in between
+        decision = self._decide(art, self._bands.query_add(art.id, art.sig))
+        self._insert(art, decision.story_id, indexed=True)
         return decision
 
     def restore(
@@ -93,63 +132,140 @@ class Clusterer:
         if features.scheme != self.params.scheme:
             self.stale_restores += 1
             return
-        art = self._make(article_id, when, features, story=story_id)
-        self._tick(when)
-        self._insert(art)
+        art = self._parse(article_id, when, features)
+        self._tick(art.when)
+        self._insert(art, story_id, indexed=False)
 
     def move(self, article_id: int, story_id: int) -> None:
-        art = self._articles.get(article_id)
-        if art is None or art.story == story_id:
+        s = self._slots.get(article_id)
+        if s is None or self._story[s] == story_id:
             return
-        self._leave(art)
-        art.story = story_id
-        self._join(art)
+        self._leave(article_id, self._story[s])
+        self._story[s] = story_id
+        self._join(article_id, story_id)
 
     def story_of(self, article_id: int) -> int | None:
-        art = self._articles.get(article_id)
-        return art.story if art else None
+        s = self._slots.get(article_id)
+        return None if s is None else self._story[s]
 
     # ----- state ------------------------------------------------------------------------
-    def _make(self, article_id: int, when: datetime, f: Features, story: int) -> _Article:
+    def _parse(self, article_id: int, when: datetime, f: Features) -> _Query:
         p = self.params
         if f.scheme != p.scheme:
             raise ValueError(f"features of scheme {f.scheme!r}, clusterer expects {p.scheme!r}")
         data = f.data()
-        nums = frozenset(data.get("nums", ()))
-        names = frozenset(data.get("names", ()))
-        return _Article(
+        tids, codes = story_terms(data, p, self._terms, self._vecs.tf)
+        intern = self._terms.id
+        return _Query(
             id=article_id,
-            when=when,
-            story=story,
+            when=_micros(when),
             sig=f.hashvalues(),
             n_shingles=int(data.get("n", 0)),
             headline_only=bool(data.get("fb", False)),
-            vec=StoryVector.from_payload(data, p),
-            nums=nums,
-            names=names,
-            facts=frozenset(fold(n) for n in data.get("sal", ())),
+            tids=tids,
+            codes=codes,
+            facts=[intern(x) for x in sorted({fold(n) for n in data.get("sal", ())})],
         )
 
-    def _insert(self, art: _Article) -> None:
-        self._articles[art.id] = art
-        self._join(art)
-        self._bands.add(art.id, art.sig)
-        self._terms.add(art.id, art.vec.weights)
-        heapq.heappush(self._expiry, (self._expiry_key(art.when), art.id))
+    def _new_slot(self) -> int:
+        if self._free:
+            return self._free.pop()
+        s = len(self._ids)
+        for col in (self._ids, self._when, self._story, self._expiry_at, self._n_shingles, self._norm_at):
+            col.append(0)
+        self._norm.append(0.0)
+        self._fact_total.append(0.0)
+        self._headline_only.append(0)
+        if s == len(self._sigs):
+            # doubling: the unused tail is never written, so it costs address space, not RSS
+            grown = np.empty((max(1024, 2 * s), self._sigs.shape[1]), dtype=np.uint32)
+            grown[:s] = self._sigs
+            self._sigs = grown
+        return s
 
-    def _join(self, art: _Article) -> None:
-        members = self._stories.setdefault(art.story, [])
-        members.append(art.id)
-        members.sort()
+    def _insert(self, art: _Query, story: int, indexed: bool) -> None:
+        if art.id in self._slots:  # the same id again: the newer features replace the older
+            self._remove(self._slots[art.id])
+        s = self._new_slot()
+        self._slots[art.id] = s
+        self._ids[s] = art.id
+        self._when[s] = art.when
+        self._story[s] = story
+        self._n_shingles[s] = art.n_shingles
+        self._headline_only[s] = art.headline_only
+        self._norm[s] = self._fact_total[s] = 0.0
+        self._norm_at[s] = 0
+        self._sigs[s] = art.sig
+        self._vecs.put(s, art.tids, art.codes, art.facts)
+        self._join(art.id, story)
+        if indexed:  # the band index has it already (query_add)
+            self._terms.add(s, art.tids)
+        else:
+            self._unindexed.append(s)
+        key = self._expiry_at[s] = self._expiry_key(art.when)
+        heapq.heappush(self._expiry, key << _SLOT_BITS | s)
 
-    def _leave(self, art: _Article) -> None:
-        members = self._stories.get(art.story)
-        if members and art.id in members:
-            members.remove(art.id)
-            if not members:
-                del self._stories[art.story]
+    def _index_restored(self) -> None:
+        """Add the restored articles to the band and term indexes, in bulk: a restart replays a
+        whole window before the first decision. Called before anything reads or removes from
+        the indexes, so they see the adds and discards in the order the stream made them."""
+        pending, self._unindexed = self._unindexed, []
+        if len(pending) == 1:
+            s = pending[0]
+            self._bands.add(self._ids[s], self._sigs[s])
+            self._terms.add(s, self._vecs.terms(s))
+        elif pending:
+            first = pending[0]
+            if pending == list(range(first, first + len(pending))):  # a restart: views, no copies
+                ids = np.array(self._ids[first : first + len(pending)], dtype=np.int64)
+                sigs = self._sigs[first : first + len(pending)]
+            else:
+                slots = np.array(pending, dtype=np.int64)
+                ids, sigs = np.frombuffer(self._ids, dtype=np.int64)[slots], self._sigs[slots]
+            self._bands.extend(ids, sigs)
+            del ids, sigs
+            # the term index in chunks: its temporaries stay small beside a window of postings
+            for k in range(0, len(pending), _BULK_CHUNK):
+                chunk = pending[k : k + _BULK_CHUNK]
+                self._terms.extend(*self._vecs.runs(chunk), docs=len(chunk))
 
-    def _tick(self, when: datetime) -> None:
+    def _remove(self, s: int) -> None:
+        aid = self._ids[s]
+        del self._slots[aid]
+        self._leave(aid, self._story[s])
+        if self._unindexed:
+            self._index_restored()
+        self._bands.discard(aid, self._sigs[s])
+        self._terms.discard(s, self._vecs.terms(s))
+        self._vecs.drop(s)
+        self._free.append(s)
+
+    def _members(self, story: int) -> list[int]:
+        """Live member ids of ``story``, in id order."""
+        members = self._stories.get(story)
+        if members is not None:
+            return members
+        s = self._slots.get(story)
+        return [story] if s is not None and self._story[s] == story else []
+
+    def _join(self, article_id: int, story: int) -> None:
+        """Called once the article's slot holds ``story``."""
+        members = self._stories.get(story)
+        if members is None:
+            if article_id == story:
+                return  # alone in its own story: implied by its slot
+            members = self._stories[story] = self._members(story)[:]
+        insort(members, article_id)
+
+    def _leave(self, article_id: int, story: int) -> None:
+        """Called before the article's slot changes story or is freed."""
+        members = self._stories.get(story)
+        if members and article_id in members:
+            members.remove(article_id)
+            if not members or members == [story]:  # none, or implied again by its slot
+                del self._stories[story]
+
+    def _tick(self, when: int) -> None:
         """Advance the stream clock with one arrival, then expire what fell out of the window.
 
         The clock is the high-water mark of the *median* publication time of the last
@@ -166,154 +282,158 @@ class Clusterer:
         median = ranked[(len(ranked) - 1) // 2]
         if self._clock is None or median > self._clock:
             self._clock = median
-        self._expire(self._clock - self._window)
+        self._expire(self._clock - self._window_us)
 
-    def _expiry_key(self, when: datetime) -> datetime:
+    def _expiry_key(self, when: int) -> int:
         """Live for one window after arrival (stream clock) or after publication, whichever is
         later; a date more than ``future_days`` ahead of the clock is taken for a misdated item
         (it would otherwise stay in memory until the stream reached it)."""
         clock = self._clock if self._clock is not None else when
-        if when > clock + self._future:
+        if when > clock + self._future_us:
             return clock
         return max(clock, when)
 
-    def _expire(self, horizon: datetime) -> None:
-        while self._expiry and self._expiry[0][0] < horizon:
-            _, aid = heapq.heappop(self._expiry)
-            art = self._articles.pop(aid, None)
-            if art is None:
-                continue
-            self._leave(art)
-            self._bands.discard(aid, art.sig)
-            self._terms.discard(aid, art.vec.weights)
+    def _expire(self, horizon: int) -> None:
+        heap = self._expiry
+        while heap and heap[0] >> _SLOT_BITS < horizon:
+            entry = heapq.heappop(heap)
+            s = entry & ((1 << _SLOT_BITS) - 1)
+            # an entry left by a replaced id may name a reused slot: expire only a slot whose
+            # own key this is (a live article whose key is below the horizon is due anyway)
+            if self._expiry_at[s] == entry >> _SLOT_BITS and self._slots.get(self._ids[s]) == s:
+                self._remove(s)
 
-    def _live(self, aid: int, when: datetime) -> _Article | None:
-        art = self._articles.get(aid)
-        if art is None or abs(art.when - when) > self._window:
+    def _live(self, aid: int, when: int) -> int | None:
+        """The slot of article ``aid`` if it is live and within one window of ``when``."""
+        s = self._slots.get(aid)
+        if s is None or abs(self._when[s] - when) > self._window_us:
             return None
-        return art
+        return s
 
     # ----- the decision -----------------------------------------------------------------
-    def _refresh(self, art: _Article) -> None:
+    def _idf(self, tid: int) -> float:
+        v = self._idf_cache.get(tid)
+        if v is None:
+            v = self._idf_cache[tid] = idf(self._terms, tid)
+        return v
+
+    def _refresh(self, s: int, vector: tuple[array, array] | None = None) -> None:
         """Refresh the member's IDF-dependent totals (vector norm, fact weight) when the stream
         has grown by 5 % since they were computed: recomputing every member's norm under the
         current IDF at every decision cost 8x the rest of assign (measured 33 vs 300 docs/s).
         Deterministic: refreshes depend only on the stream."""
         n = self._terms.n_docs
-        if art.norm_at == 0 or n > art.norm_at * 1.05:
-            art.norm = weighted(art.vec, self._terms, self._idf_cache)[1]
-            art.fact_total = sum(self._idf(f) for f in art.facts)
-            art.norm_at = n
+        at = self._norm_at[s]
+        if at == 0 or n > at * 1.05:
+            tids, codes = vector or self._vecs.vector(s)
+            self._norm[s] = norm(tids, codes, self._vecs.tf.weight, self._terms, self._idf_cache)
+            self._fact_total[s] = sum(self._idf(f) for f in self._vecs.facts(s))
+            self._norm_at[s] = n
 
-    def _idf(self, term: str) -> float:
-        v = self._idf_cache.get(term)
-        if v is None:
-            v = self._idf_cache[term] = idf(self._terms, term)
-        return v
-
-    def _cosine(self, q, other: _Article) -> float:
-        """Cosine of the query (IDF-weighted) with a member, weighting the member's shared terms
-        by the current IDF on the fly: only the query's terms are looked up, never the whole
-        member vector (the query's IDFs are already in the per-decision cache)."""
-        memo = self._cos_cache.get(other.id)
+    def _cosine(self, q, s: int) -> float:
+        """Cosine of the query (IDF-weighted) with the member in slot ``s``, weighting the
+        member's shared terms by the current IDF on the fly (the query's IDFs are already in
+        the per-decision cache). The shared terms are found by a set intersection and summed
+        in term order (``rank``: the query's order), as the dict-of-str vectors summed them."""
+        memo = self._cos_cache.get(s)
         if memo is not None:
             return memo
-        self._refresh(other)
-        qw, qn = q
-        if not qn or not other.norm:
+        vector = self._vecs.vector(s)
+        self._refresh(s, vector)
+        qw, qn, rank = q
+        other_norm = self._norm[s]
+        if not qn or not other_norm:
             return 0.0
-        raw = other.vec.weights
-        cache = self._idf_cache
+        theirs = dict(zip(*vector, strict=True))  # term id → weight code
+        weight, cache = self._vecs.tf.weight, self._idf_cache
         dot = 0.0
-        if len(qw) <= len(raw):
-            for t, v in qw.items():
-                x = raw.get(t)
-                if x is not None:
-                    dot += v * x * cache[t]
-        else:
-            for t, x in raw.items():
-                v = qw.get(t)
-                if v is not None:
-                    dot += v * x * cache[t]
-        c = self._cos_cache[other.id] = dot / (qn * other.norm)
+        for t in sorted(theirs.keys() & qw.keys(), key=rank.__getitem__):
+            dot += qw[t] * weight[theirs[t]] * cache[t]
+        c = self._cos_cache[s] = dot / (qn * other_norm)
         return c
 
-    def _similarity(self, q, art: _Article, other: _Article) -> float:
+    def _similarity(self, q, art: _Query, facts: frozenset[int], fact_total: float, s: int) -> float:
         """TF-IDF cosine of title + lead, lowered when the salient names disagree (facts.py)."""
         p = self.params
-        sim = self._cosine(q, other)
-        if p.fact_weight and art.facts and other.facts:
-            shared = sum(self._idf(f) for f in art.facts & other.facts)
-            agree = agreement(shared, art.fact_total, other.fact_total)
-            if agree is not None:
-                sim -= p.fact_weight * max(0.0, p.fact_center - agree)
+        sim = self._cosine(q, s)
+        if p.fact_weight and facts:
+            theirs = self._vecs.facts(s)
+            if theirs:
+                shared = sum(self._idf(f) for f in theirs if f in facts)
+                agree = agreement(shared, fact_total, self._fact_total[s])
+                if agree is not None:
+                    sim -= p.fact_weight * max(0.0, p.fact_center - agree)
         return sim
 
-    def _threshold(self, a: _Article, b: _Article) -> float:
+    def _threshold(self, art: _Query, s: int) -> float:
         """Same-event reports cluster in time: demand more similarity the further apart they are.
 
         Headline-only items (no page text: title + feed summary) share fewer words even when
         they report the same event, so they need less (``headline_discount``)."""
         p = self.params
-        days = abs((a.when - b.when).total_seconds()) / 86400.0
+        days = abs(art.when - self._when[s]) / 1_000_000 / 86400.0
         ramp = min(1.0, days / p.ramp_days) if p.ramp_days > 0 else 1.0
         t = p.story_threshold + (p.story_threshold_far - p.story_threshold) * ramp
-        if a.headline_only and b.headline_only:
+        if art.headline_only and self._headline_only[s]:
             t -= p.headline_discount
         return t
 
-    def _story_score(self, q, art: _Article, sid: int) -> tuple[float, int]:
+    def _story_score(self, q, art: _Query, facts: frozenset[int], fact_total: float, sid: int) -> tuple[float, int]:
         """(score, most similar member) of story ``sid`` for the query vector ``q``.
 
         Members compared: the first few (what the story is about) and the newest (where it
         went); bounded, so a huge story costs the same as a small one."""
         p = self.params
-        members = self._stories.get(sid, [])
+        members = self._members(sid)
         half = p.story_members // 2
         chosen = members if len(members) <= p.story_members else members[:half] + members[-half:]
         sims = []
         for mid in chosen:
-            other = self._live(mid, art.when)
-            if other is not None:
-                sims.append((self._similarity(q, art, other), mid))
+            s = self._live(mid, art.when)
+            if s is not None:
+                sims.append((self._similarity(q, art, facts, fact_total, s), mid))
         if not sims:
             return 0.0, members[0]
         best, member = max(sims, key=lambda x: (x[0], -x[1]))
         mean = sum(x for x, _ in sims) / len(sims)
         return p.link_max * best + (1.0 - p.link_max) * mean, member
 
-    def _decide(self, art: _Article) -> Decision:
+    def _decide(self, art: _Query, band_ids: set[int]) -> Decision:
         p = self.params
         self._idf_cache = {}
         self._cos_cache = {}
-        q = weighted(art.vec, self._terms, self._idf_cache)
-        art.fact_total = sum(self._idf(f) for f in art.facts)
+        weight = self._vecs.tf.weight
+        qw, qn = weighted(art.tids, art.codes, weight, self._terms, self._idf_cache)
+        q = (qw, qn, {t: i for i, t in enumerate(qw)})
+        facts = frozenset(art.facts)
+        fact_total = sum(self._idf(f) for f in art.facts)
 
         # 1. story candidates: cheap accumulation, exact cosine on the best few
         acc = accumulate(q[0], self._terms, p)
-        # the best few by (score desc, id asc); tuples compare in C, no per-item key call
-        top = [(aid, -neg) for neg, aid in heapq.nsmallest(p.rescore, [(-v, aid) for aid, v in acc.items()])]
-        scored: list[tuple[float, int]] = []  # (cosine, article id)
-        for aid, _ in top:
-            other = self._live(aid, art.when)
-            if other is None:
-                continue
-            scored.append((self._cosine(q, other), aid))
+        # the best few by (score desc, id asc); tuples compare in C, no per-item key call, and
+        # only for the scores that can make it (ties with the last one included)
+        ids = self._ids
+        least = heapq.nlargest(p.rescore, acc.values())[-1] if 0 < p.rescore < len(acc) else -math.inf
+        top = heapq.nsmallest(p.rescore, [(-v, ids[s], s) for s, v in acc.items() if v >= least])
+        scored: list[tuple[float, int, int]] = []  # (cosine, article id, slot)
+        for _, aid, s in top:
+            if abs(self._when[s] - art.when) <= self._window_us:
+                scored.append((self._cosine(q, s), aid, s))
 
         # 2. copies: LSH candidates plus the best story candidates, exact signature check
-        copy_ids = set(self._bands.query(art.sig)) | {aid for _, aid in scored}
-        cands = []
-        for aid in sorted(copy_ids):
-            other = self._live(aid, art.when)
-            if other is not None:
-                cands.append((aid, other.sig, other.n_shingles))
-        copy, overlap = best_copy(art.sig, art.n_shingles, cands, p)
+        cand_ids, cand_slots = [], []
+        for aid in sorted(band_ids.union(aid for _, aid, _ in scored)):
+            s = self._live(aid, art.when)
+            if s is not None:
+                cand_ids.append(aid)
+                cand_slots.append(s)
+        n_shingles = [self._n_shingles[s] for s in cand_slots]
+        copy, overlap = best_copy(art.sig, art.n_shingles, cand_ids, self._sigs[cand_slots], n_shingles, p)
 
         if copy is not None:
-            target = self._articles[copy.article_id]
             role = role_for(copy.article_id, copy.jaccard, copy.containment, p)
             return Decision(
-                story_id=target.story,
+                story_id=self._story[self._slots[copy.article_id]],
                 copy_of=copy.article_id,
                 reuse=round(copy.containment, 4),
                 role=role,
@@ -327,16 +447,16 @@ class Clusterer:
 
         # 3. story join: every candidate story scored against (a bounded set of) its members
         best_story, best_score, best_member, best_margin = None, 0.0, None, -1.0
-        for sid in sorted({self._articles[aid].story for _, aid in scored}):
-            s, member = self._story_score(q, art, sid)
-            margin = s - self._threshold(art, self._articles[member])
+        for sid in sorted({self._story[s] for _, _, s in scored}):
+            score, member = self._story_score(q, art, facts, fact_total, sid)
+            margin = score - self._threshold(art, self._slots[member])
             if margin > best_margin:
-                best_story, best_score, best_member, best_margin = sid, s, member, margin
+                best_story, best_score, best_member, best_margin = sid, score, member, margin
         reuse = overlap.containment if overlap is not None else 0.0
         if best_story is not None and best_margin >= 0.0:
-            if overlap is None or self._articles[overlap.article_id].story != best_story:
+            if overlap is None or self._story[self._slots[overlap.article_id]] != best_story:
                 reuse = 0.0
-            other = self._articles[best_member]
+            tids, codes = self._vecs.vector(self._slots[best_member])
             return Decision(
                 story_id=best_story,
                 copy_of=None,
@@ -347,7 +467,7 @@ class Clusterer:
                     "method": "story",
                     "cosine": round(best_score, 4),
                     "nearest": best_member,
-                    "shared_terms": shared_terms(q[0], other.vec.weights),
+                    "shared_terms": shared_terms(q[0], tids, codes, weight, self._terms),
                 },
             )
         return Decision(

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fingerprint import containment, jaccard
+from .fingerprint import containment
 from .params import ClusterParams
+
+
+def jaccard_of(equal: int, num_perm: int) -> float:
+    """``fingerprint.jaccard`` from the count of equal MinHash values (the same float)."""
+    return float(equal) / num_perm
 
 
 @dataclass(frozen=True)
@@ -25,24 +30,30 @@ class CopyMatch:
 def best_copy(
     sig: np.ndarray,
     n_shingles: int,
-    candidates: list[tuple[int, np.ndarray, int]],
+    ids: list[int],
+    sigs: np.ndarray,
+    n_other: list[int],
     p: ClusterParams,
 ) -> tuple[CopyMatch | None, CopyMatch | None]:
-    """(best match that qualifies as a copy, best overlap seen at all) over ``candidates``.
+    """(best match that qualifies as a copy, best overlap seen at all) over the candidates.
 
-    ``candidates`` are (article_id, signature, n_shingles) in a deterministic order; ties go to
-    the earliest article (the original rather than a copy of it)."""
+    Candidate ``i`` is article ``ids[i]`` with signature ``sigs[i]`` (one row of a matrix: the
+    signatures are compared in one numpy pass) and ``n_other[i]`` shingles, in a deterministic
+    order; ties go to the earliest article (the original rather than a copy of it)."""
     best: CopyMatch | None = None
     seen: CopyMatch | None = None
-    for aid, other, n_other in candidates:
-        j = jaccard(sig, other)
-        if j == 0.0:
+    if not ids:
+        return best, seen
+    equal = np.count_nonzero(sigs == sig, axis=1).tolist()
+    for aid, same, n in zip(ids, equal, n_other, strict=True):
+        if not same:
             continue
-        c = containment(j, n_shingles, n_other)
+        j = jaccard_of(same, len(sig))
+        c = containment(j, n_shingles, n)
         m = CopyMatch(aid, j, c)
         if seen is None or (c, j, -aid) > (seen.containment, seen.jaccard, -seen.article_id):
             seen = m
-        if n_shingles < p.min_copy_shingles or n_other < p.min_copy_shingles:
+        if n_shingles < p.min_copy_shingles or n < p.min_copy_shingles:
             continue
         if c < p.copy_containment:
             continue
