@@ -101,7 +101,7 @@ class Services:
         seen = self.store.last_article_id()
         c = cluster.Clusterer()
         since = datetime.now(UTC) - timedelta(days=self.settings.window_days)
-        for row in list(self.store.fingerprints(since=since)):
+        for row in self.store.fingerprints(since=since):  # paged: never the whole window at once
             feats = cluster.Features.load(row.fp_scheme, row.fp_signature, row.fp_payload)
             if feats.scheme != c.params.scheme:
                 feats = self._refingerprint(row.article_id) or feats

@@ -17,6 +17,8 @@ from .records import (
 )
 from .timefmt import from_db, to_db
 
+FINGERPRINT_PAGE = 5000  # rows per read when a restart replays the window
+
 
 class ArticlesMixin:
     """Methods of the store that concern articles (mixed into the backend class)."""
@@ -174,8 +176,17 @@ class ArticlesMixin:
         if since is not None:
             sql += " AND COALESCE(published, first_seen) >= ?"
             args.append(to_db(since))
-        for r in self._r().execute(sql + " ORDER BY id", args):
-            yield FingerprintRow(r[0], from_db(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6])
+        # Keyset pages, not one cursor: a restart reads the whole window (200k rows ≈ 460 MB if
+        # held at once) and may write re-fingerprinted rows between pages.
+        last = 0
+        while True:
+            page = self._r().execute(sql + " AND id > ? ORDER BY id LIMIT ?", [*args, last, FINGERPRINT_PAGE])
+            rows = page.fetchall()
+            for r in rows:
+                yield FingerprintRow(r[0], from_db(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6])
+            if len(rows) < FINGERPRINT_PAGE:
+                return
+            last = rows[-1][0]
 
     def article_texts(self, article_id: int) -> tuple[str, str, str, str] | None:
         """(title, text, summary, extraction) of an article: what re-fingerprinting needs."""

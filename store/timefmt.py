@@ -16,4 +16,8 @@ def to_db(t: datetime | None) -> str | None:
 def from_db(s: str | None) -> datetime | None:
     if not s:
         return None
+    if len(s) == 20 and s[-1] == "Z":
+        # what to_db writes; fromisoformat is ~20x faster than strptime, which matters when a
+        # restart reads a 200k-article window
+        return datetime.fromisoformat(s)
     return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

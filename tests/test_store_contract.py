@@ -236,6 +236,24 @@ def test_fingerprints_and_fingerprints_after(store):
     assert (r2.fp_scheme, r2.fp_signature, r2.fp_payload) == ("mh9:new", b"\x07" * 8, '{"v": 9}')
 
 
+
+def test_fingerprints_are_read_in_pages(store, monkeypatch):
+    """A restart reads the window in keyset pages (never all rows at once); the pages must join
+    up exactly — no row lost or repeated at a page edge, the ``since`` filter kept on every page —
+    and a write between pages (re-fingerprinting) must not disturb the reading."""
+    import store.articles as articles
+
+    monkeypatch.setattr(articles, "FINGERPRINT_PAGE", 2)
+    old, _, _ = add(store, "http://a.example/old", when=T0 - timedelta(days=40))
+    ids = [add(store, f"http://a.example/{i}")[0] for i in range(5)]
+    seen = []
+    for r in store.fingerprints(since=T0 - timedelta(days=30)):
+        seen.append(r.article_id)
+        store.update_fingerprint(r.article_id, "mh9:new", b"\x07" * 8, "{}")
+    assert seen == ids
+    assert [r.fp_scheme for r in store.fingerprints()] == ["test"] + ["mh9:new"] * 5
+    assert [r.article_id for r in store.fingerprints()] == [old, *ids]
+
 # -- stories ----------------------------------------------------------------------------------
 
 
