@@ -73,3 +73,67 @@ FILLER = [
         "starts in May and shops along the quay were consulted on delivery times.",
     ),
 ]
+
+# Short made-up reports in other languages and scripts (written for these tests), for the
+# tokeniser, the language guess and the name finder: (language code, title, text).
+MULTILINGUAL = [
+    (
+        "de",
+        "Brücke über die Velder in Marnholt eingestürzt",
+        "Eine Fußgängerbrücke über die Velder ist am Dienstagabend eingestürzt. Vier Menschen wurden "
+        "verletzt, sagte die Feuerwehr. Bürgermeister Tomas Reinholt ordnete eine Untersuchung an, "
+        "weil die Brücke erst im März geprüft worden war. Die Straße am Ufer bleibt gesperrt.",
+    ),
+    (
+        "fr",
+        "Un pont s'effondre à Marnholt",
+        "Une passerelle au-dessus de la Velder s'est effondrée mardi soir. « Nous avons entendu un "
+        "craquement », a déclaré Ilse Varga. Le maire, Tomas Reinholt, a ordonné une enquête et les "
+        "plongeurs ont cherché dans la rivière jusqu'à minuit.",
+    ),
+    (
+        "ru",
+        "В Марнхольте обрушился пешеходный мост",
+        "Пешеходный мост через реку Вельдер обрушился во вторник вечером, пострадали четыре "
+        "человека. Мэр Томас Рейнхольт распорядился провести проверку. Водолазы искали людей в "
+        "реке до полуночи, а движение по набережной было перекрыто.",
+    ),
+    (
+        "el",
+        "Κατέρρευσε πεζογέφυρα στο Μάρνχολτ",
+        "Μια πεζογέφυρα πάνω από τον ποταμό Βέλντερ κατέρρευσε την Τρίτη το βράδυ. Τέσσερις "
+        "άνθρωποι τραυματίστηκαν. Ο δήμαρχος Τόμας Ράινχολτ διέταξε έρευνα.",
+    ),
+    (
+        "ja",
+        "マルンホルトで歩道橋が崩落",
+        "火曜日の夜、ヴェルダー川にかかる歩道橋が崩落し、4人がけがをした。市長のトマス・ラインホルト氏は"
+        "調査を命じた。橋は昨年2回点検のため閉鎖されていた。",
+    ),
+    (
+        "zh",
+        "马恩霍尔特人行桥倒塌",
+        "周二晚上，横跨费尔德河的一座人行桥倒塌，造成四人受伤。市长托马斯·莱因霍尔特下令展开调查。"
+        "潜水员在河中搜索至午夜，河岸道路交通改道。",
+    ),
+    (
+        "ko",
+        "마른홀트에서 보행자 다리 붕괴",
+        "화요일 저녁 벨더 강을 가로지르는 보행자 다리가 무너져 네 명이 다쳤다. 토마스 라인홀트 시장은 조사를 지시했다.",
+    ),
+    (
+        "th",
+        "สะพานคนเดินถล่มที่มาร์นโฮลต์",
+        "สะพานคนเดินข้ามแม่น้ำเวลเดอร์ถล่มเมื่อคืนวันอังคาร มีผู้บาดเจ็บสี่คน นายกเทศมนตรีสั่งให้มีการสอบสวน",
+    ),
+    (
+        "ar",
+        "انهيار جسر للمشاة في مارنهولت",
+        "انهار جسر للمشاة فوق نهر فيلدر مساء الثلاثاء وأصيب أربعة أشخاص. وأمر رئيس البلدية بإجراء تحقيق.",
+    ),
+    (
+        "he",
+        "גשר הולכי רגל קרס במרנהולט",
+        "גשר להולכי רגל מעל נהר ולדר קרס ביום שלישי בערב. ארבעה בני אדם נפצעו וראש העיר הורה על חקירה.",
+    ),
+]

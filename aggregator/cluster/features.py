@@ -21,9 +21,16 @@ DEFAULT_PARAMS = ClusterParams()
 _SHORT_TEXT_WORDS = 40  # below this the page text is treated as missing (headline-only fallback)
 _CHARS_PER_WORD = 12  # generous: text beyond max words x this many characters is never needed
 _NAME_SCAN_CHARS = 10000  # salient names are looked for in the first ~1,500 words
-_NUMBER = re.compile(r"^\d[\d.,]*$")
 _UPPER = "".join(re.escape(chr(c)) for c in range(0x10000) if chr(c).isupper() and chr(c).isalpha())
-_NAME = re.compile(r'(?<![.!?:"“\n])(?<![.!?:"“\n]\s)\b[' + _UPPER + r"][^\W_]+")
+# A capitalised word at a word start, not right after sentence punctuation, a quote or a line
+# break (with or without one space between). The upper-case class comes first and the
+# look-behinds after it, each shifted by the one character just matched (``(?<!\w.)`` is the
+# ``\b``): a pattern that starts with a character class lets the regex engine skip ahead to the
+# next upper-case letter, where look-behinds first were evaluated at every position of the
+# text. Same matches, about 4x faster over 10,000 characters.
+_NAME = re.compile("[" + _UPPER + r'](?<!\w.)(?<![.!?:"“\n].)(?<![.!?:"“\n]\s.)[^\W_]+')
+_LEADING_SPACE = re.compile(r"\s*")  # the same characters as str.lstrip()
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -52,15 +59,13 @@ def _names(text: str) -> list[str]:
     """Capitalised words that do not start a sentence: a cheap, language-neutral name guess.
 
     One regex scan: an upper-case letter (any script) at a word start, not right after
-    sentence punctuation, a quote or a line break."""
-    return [m.group(0).casefold() for m in _NAME.finditer(text) if m.start()]
+    sentence punctuation, a quote or a line break, and not at the very start (the look-behinds
+    still see the first character when the scan starts at 1)."""
+    return list(map(str.casefold, _NAME.findall(text, 1)))
 
 
-def featurize(title: str, text: str, summary: str = "", params: ClusterParams | None = None) -> Features:
-    p = params or DEFAULT_PARAMS
-    title = title or ""
-    text = text or ""
-    summary = summary or ""
+def _body(text: str, summary: str, p: ClusterParams) -> tuple[str, list[str], bool]:
+    """(text, its first words, headline-only?): what is shingled and where names are looked for."""
     text = text[: p.max_text_words * _CHARS_PER_WORD]  # bounds the cost of a huge page
     body_words = words(text)
     fallback = len(body_words) < _SHORT_TEXT_WORDS
@@ -68,25 +73,55 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
         # Page text missing or a stub: cluster on headline + feed summary instead.
         text = " ".join(x for x in (text, summary) if x)
         body_words = words(text)
-    body_words = body_words[: p.max_text_words]
+    return text, body_words[: p.max_text_words], fallback
 
+
+def _lead(title: str, text: str, p: ClusterParams) -> str:
+    """The first sentences after the title (a title repeated as the text's first line is skipped)."""
+    start = 0
+    if title:
+        head = title.strip()
+        at = _LEADING_SPACE.match(text).end()
+        if text.startswith(head, at):
+            start = at + len(head)
+    # Only the slice is copied: text[start:] of a 60,000-character page would be copied whole.
+    return first_sentences(text[start : start + p.lead_words * _CHARS_PER_WORD], p.lead_words)
+
+
+def _story_terms(title_words: list[str], lead: str) -> tuple[list[str], list[str], list[str]]:
+    """(title terms, lead terms, numbers in title and lead) for the story vector."""
+    lead_words = words(lead)
+    # words(title + " " + lead) == words(title) + words(lead): NFKC, casefold and the word
+    # split never act across a space, so the two texts are not tokenised a second time.
+    # Numbers were r"^\d[\d.,]*$" matches; a word has no "." or ",", so that is a word of decimal
+    # digits only, and \d in a str pattern is exactly str.isdecimal: no regex call per word.
+    nums = sorted(set(filter(str.isdecimal, title_words)).union(filter(str.isdecimal, lead_words)))
+    return content_terms(title_words), content_terms(lead_words), nums
+
+
+def _name_fields(title: str, lead: str, text: str) -> tuple[list[str], list[str]]:
+    """(names in title and lead, salient names: twice in the text or also in the title)."""
+    names = sorted(set(_names(title + ". " + lead)))
+    body_names = Counter(_names(text[:_NAME_SCAN_CHARS]))
+    title_names = set(_names(". " + title)) if title else set()
+    salient = sorted(n for n, k in body_names.items() if k >= 2 or n in title_names)
+    return names, salient
+
+
+def featurize(title: str, text: str, summary: str = "", params: ClusterParams | None = None) -> Features:
+    p = params or DEFAULT_PARAMS
+    title = title or ""
+    text, body_words, fallback = _body(text or "", summary or "", p)
     sh = shingles(body_words, p.shingle)
     sig = signature(sh, p.num_perm, p.seed)
 
     # Story vector: title terms (weighted by the clusterer) + lead counts. Titles that merely
     # repeat as the first line of the text are not counted twice.
-    lead_src = text
-    if title and lead_src.lstrip().startswith(title.strip()):
-        lead_src = lead_src.lstrip()[len(title.strip()) :]
-    lead = first_sentences(lead_src[: p.lead_words * _CHARS_PER_WORD], p.lead_words)
-    title_terms = content_terms(words(title))
-    lead_terms = content_terms(words(lead))
-    nums = sorted({t for t in words(title + " " + lead) if _NUMBER.match(t)})
-    names = sorted(set(_names(title + ". " + lead)))
-    body_names = Counter(_names(text[:_NAME_SCAN_CHARS]))
-    title_names = set(_names(". " + title)) if title else set()
-    salient = sorted(n for n, k in body_names.items() if k >= 2 or n in title_names)
-    lang = guess_language(body_words or words(title))
+    lead = _lead(title, text, p)
+    title_words = words(title)
+    title_terms, lead_terms, nums = _story_terms(title_words, lead)
+    names, salient = _name_fields(title, lead, text)
+    lang = guess_language(body_words or title_words)
     payload = {
         "v": FEATURE_VERSION,
         "t": sorted(set(title_terms)),
@@ -99,9 +134,4 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
         "lang": lang,
         "fb": fallback,
     }
-    return Features(
-        scheme=p.scheme,
-        signature=sig.tobytes(),
-        payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
-        language=lang,
-    )
+    return Features(scheme=p.scheme, signature=sig.tobytes(), payload=_JSON.encode(payload), language=lang)

@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Characters of scripts that do not separate words with spaces: split them one by one.
-_NOSPACE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+_NOSPACE_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f"
+_NOSPACE = re.compile(f"[{_NOSPACE_CHARS}]")
+# Runs of other word characters, or one space-less-script word character (``(?=\w)``: the
+# punctuation in those blocks, e.g. "・", is not a word).
+_WORD_OR_CHAR = re.compile(f"[^\\W{_NOSPACE_CHARS}]+|(?=\\w)[{_NOSPACE_CHARS}]")
+# ASCII characters that are not \w, mapped to a space (str.translate with a 1:1 ASCII table is
+# a C loop over a small cache).
+_ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
+_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 STOPWORDS: dict[str, frozenset[str]] = {
@@ -79,24 +88,37 @@ def normalize(text: str) -> str:
     """NFKC + casefold; tolerant of any input (lone surrogates are dropped)."""
     if not text:
         return ""
+    if text.isascii():  # O(1) in CPython; NFKC leaves ASCII alone and casefolds it to lower()
+        return text.lower()
     text = text.encode("utf-8", "ignore").decode("utf-8")
     return unicodedata.normalize("NFKC", text).casefold()
 
 
 def words(text: str) -> list[str]:
-    """Casefolded words; characters of space-less scripts become one word each."""
+    """Casefolded words (\\w+ runs); characters of space-less scripts become one word each.
+
+    The regex scan is the slow way to find them (a Unicode category test per character, an
+    object per match), so exact shortcuts come first. In ASCII, \\w is [a-z0-9_] and every other
+    character can become a space for str.split(). Text whose only non-ASCII characters are not
+    word characters (curly quotes, dashes, no-break spaces: most English pages) is the same
+    after each of those becomes a "?". Otherwise a whitespace-separated piece that is all
+    alphanumeric is one \\w run (\\w is isalnum() or "_", whitespace never is), and only the
+    other pieces (with punctuation) go through the regex."""
     text = normalize(text)
-    found = _WORD.findall(text)
-    if not _NOSPACE.search(text):
-        return found  # the common case: one scan of the text instead of one per word
+    if text.isascii():
+        return text.translate(_ASCII_NON_WORD).split()
+    if not _NON_ASCII_WORD.search(text):
+        return text.encode("ascii", "replace").decode("ascii").translate(_ASCII_NON_WORD).split()
+    if _NOSPACE.search(text):
+        # The same as splitting each \w+ run into other runs and single characters, in one scan.
+        return _WORD_OR_CHAR.findall(text)
     out: list[str] = []
-    for w in found:
-        if _NOSPACE.search(w):
-            # keep latin/digit runs whole, split the rest into characters
-            for part in re.findall(r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]+|.", w):
-                out.append(part)
+    append, extend, findall = out.append, out.extend, _WORD.findall
+    for piece in text.split():
+        if piece.isalnum():
+            append(piece)
         else:
-            out.append(w)
+            extend(findall(piece))
     return out
 
 
@@ -106,15 +128,21 @@ for _lang, _stop in STOPWORDS.items():
         _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 
+_STOPWORD_SET = frozenset(_LANGS_OF)
+
+
 def guess_language(tokens: list[str]) -> str:
     """The language whose stopwords cover most tokens, or "" when the evidence is thin."""
     if not tokens:
         return ""
     sample = tokens[:400]
+    # Count the sample once in C and visit only the distinct stopwords in it (a few dozen),
+    # instead of a dict lookup per token.
+    counts = Counter(sample)
     hits = dict.fromkeys(STOPWORDS, 0)
-    for t in sample:
-        for lang in _LANGS_OF.get(t, ()):
-            hits[lang] += 1
+    for w in _STOPWORD_SET.intersection(counts):  # iterates the sample's words, not the lists
+        for lang in _LANGS_OF[w]:
+            hits[lang] += counts[w]
     best, best_hits = "", 0
     for lang in STOPWORDS:  # dict order: ties go to the first language, as before
         if hits[lang] > best_hits:
@@ -152,7 +180,16 @@ def fold(tok: str) -> str:
 
 
 def content_terms(tokens: list[str]) -> list[str]:
-    return [fold(t) for t in tokens if is_content(t)]
+    """``fold`` of each token that ``is_content``; the two inlined (it runs on every title and lead)."""
+    out: list[str] = []
+    stop, nospace = ALL_STOPWORDS, _NOSPACE.match
+    for t in tokens:
+        if t in stop or (len(t) < 2 and not nospace(t)):
+            continue
+        if len(t) > 4 and t[-1] == "s" and t[-2] != "s" and t.isalpha():
+            t = t[:-1]
+        out.append(t)
+    return out
 
 
 def first_sentences(text: str, max_words: int) -> str:
