@@ -14,7 +14,8 @@ import pytest
 from test_cluster_texts import FILLER
 
 from aggregator.cluster import Clusterer, ClusterParams, featurize
-from aggregator.cluster.facts import agreement
+from aggregator.cluster.facts import agreement, days_disagree, weekday_mask, weekdays
+from aggregator.cluster.text import words
 
 T0 = datetime(2024, 5, 1, 8, tzinfo=UTC)
 
@@ -66,6 +67,32 @@ def test_twin_event_in_another_town_founds_its_own_story():
 
 
 def test_without_the_fact_penalty_the_twins_merge():
-    # what the penalty is for: the topic words alone make the twins look like one story
-    a, _, b = _stories(ClusterParams(fact_weight=0.0))[-3:]
+    # what the penalties are for: the topic words alone make the twins look like one story
+    # (the weekday check alone also separates these: Friday/Saturday vs Sunday)
+    a, _, b = _stories(ClusterParams(fact_weight=0.0, day_weight=0.0))[-3:]
     assert b == a
+    a, _, b = _stories(ClusterParams(fact_weight=0.0))[-3:]
+    assert b != a
+
+
+def test_weekdays_any_language_and_disagreement():
+    assert weekdays(words("Le jeudi, puis on Friday; am Sonnabend")) == [3, 4, 5]
+    assert weekdays(words("no day named here")) == []
+    assert weekday_mask([3, 4, 5]) == 0b111000 and weekday_mask([9, "x", -1]) == 0
+    assert days_disagree(weekday_mask([0]), weekday_mask([3]))
+    assert not days_disagree(weekday_mask([0, 3]), weekday_mask([3]))
+    assert not days_disagree(0, weekday_mask([3]))  # no evidence either way
+
+
+def test_weekdays_only_count_for_reports_of_the_same_day():
+    # a follow-up days later names the day of its own news: no penalty across days
+    f = [featurize(*x) for x in (FIRE_B, FIRE_A)]
+    p = ClusterParams(fact_weight=0.0)
+    same_day, week_later = Clusterer(p), Clusterer(p)
+    same_day.assign(1, T0, f[0])
+    week_later.assign(1, T0, f[0])
+    d1 = same_day.assign(2, T0 + timedelta(hours=2), f[1])
+    d2 = week_later.assign(2, T0 + timedelta(days=2), f[1])
+    s1 = d1.evidence.get("nearest_cosine", d1.evidence.get("cosine"))
+    s2 = d2.evidence.get("nearest_cosine", d2.evidence.get("cosine"))
+    assert s2 - s1 == pytest.approx(p.day_weight, abs=1e-3)

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from test_cluster_texts import BRIDGE_A, BRIDGE_B, CHESS, FILLER, MULTILINGUAL, words_text
 
 from aggregator.cluster import ClusterParams, featurize, fingerprint, text
+from aggregator.cluster.facts import weekdays
 from aggregator.cluster.params import FEATURE_VERSION
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +165,7 @@ def ref_featurize(title: str, body: str, summary: str = "", p: ClusterParams | N
     title_names = set(ref_names(". " + title)) if title else set()
     salient = sorted(n for n, k in body_names.items() if k >= 2 or n in title_names)
     lang = ref_guess_language(body_words or ref_words(title))
+    days = weekdays(ref_words(title + " " + body[:1000]))  # FEATURE_VERSION 3
     payload = {
         "v": FEATURE_VERSION,
         "t": sorted(set(title_terms)),
@@ -175,6 +177,7 @@ def ref_featurize(title: str, body: str, summary: str = "", p: ClusterParams | N
         "sal": salient,
         "lang": lang,
         "fb": fallback,
+        "wd": days,
     }
     dumped = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return p.scheme, sig.tobytes(), dumped, lang

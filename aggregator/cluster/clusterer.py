@@ -27,7 +27,7 @@ import numpy as np
 
 from .bands import BandIndex
 from .copies import best_copy
-from .facts import agreement
+from .facts import agreement, weekday_mask
 from .features import Features
 from .index import TermIndex
 from .params import ClusterParams
@@ -71,6 +71,7 @@ class _Query:
     tids: list[int]  # story vector: term ids in term order ...
     codes: list[int]  # ... and their tf weight codes (stories.TfWeights)
     facts: list[int]  # folded salient names (term ids): what ``facts.agreement`` compares
+    days: int  # weekdays named in title + lead, a bit per day (facts.weekday_mask)
 
 
 class Clusterer:
@@ -88,6 +89,8 @@ class Clusterer:
         self._expiry_at = array("q")  # key of the slot's expiry heap entry
         self._n_shingles = array("q")
         self._headline_only = bytearray()
+        self._days = bytearray()  # weekday bits (see _similarity)
+        self._day_span_us = int(p.day_span * 86400 * 1_000_000)
         self._norm = array("d")  # norm of the IDF-weighted vector as of norm_at documents
         self._fact_total = array("d")  # IDF weight of the facts as of norm_at documents
         self._norm_at = array("q")
@@ -165,6 +168,7 @@ class Clusterer:
             tids=tids,
             codes=codes,
             facts=[intern(x) for x in sorted({fold(n) for n in data.get("sal", ())})],
+            days=weekday_mask(data.get("wd", ())),
         )
 
     def _new_slot(self) -> int:
@@ -176,6 +180,7 @@ class Clusterer:
         self._norm.append(0.0)
         self._fact_total.append(0.0)
         self._headline_only.append(0)
+        self._days.append(0)
         if s == len(self._sigs):
             # doubling: the unused tail is never written, so it costs address space, not RSS
             grown = np.empty((max(1024, 2 * s), self._sigs.shape[1]), dtype=np.uint32)
@@ -193,6 +198,7 @@ class Clusterer:
         self._story[s] = story
         self._n_shingles[s] = art.n_shingles
         self._headline_only[s] = art.headline_only
+        self._days[s] = art.days
         self._norm[s] = self._fact_total[s] = 0.0
         self._norm_at[s] = 0
         self._sigs[s] = art.sig
@@ -353,9 +359,14 @@ class Clusterer:
         return c
 
     def _similarity(self, q, art: _Query, facts: frozenset[int], fact_total: float, s: int) -> float:
-        """TF-IDF cosine of title + lead, lowered when the salient names disagree (facts.py)."""
+        """TF-IDF cosine of title + lead, lowered when the salient names disagree or, for reports
+        published the same day, the weekdays they name do (facts.py)."""
         p = self.params
         sim = self._cosine(q, s)
+        if p.day_weight and art.days:
+            theirs = self._days[s]
+            if theirs and not art.days & theirs and abs(art.when - self._when[s]) < self._day_span_us:
+                sim -= p.day_weight
         if p.fact_weight and facts:
             theirs = self._vecs.facts(s)
             if theirs:

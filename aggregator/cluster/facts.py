@@ -23,3 +23,41 @@ def agreement(shared: float, total_a: float, total_b: float) -> float | None:
     if smaller <= 0.0:
         return None
     return min(1.0, shared / smaller)
+
+
+# Weekday names (Monday = 0) in the languages whose stopwords text.py knows. Reports of one event
+# name the day it happened ("on Thursday"); twin events of one topic (two jewel heists in Paris,
+# two player injuries at one club) mostly happened on different days. Pairs of reports that
+# name weekdays and share none: ECB+ 61 %, newswcl50 88 % of the different-event pairs with
+# cosine >= 0.16, 11-22 % of the same-event pairs (giveme5w1h, ecbplus, pac, basil, newswcl50).
+_WEEKDAYS: dict[str, int] = {}
+for _line in (
+    "monday tuesday wednesday thursday friday saturday sunday",
+    "montag dienstag mittwoch donnerstag freitag samstag sonntag",
+    "lundi mardi mercredi jeudi vendredi samedi dimanche",
+    "lunes martes miércoles jueves viernes sábado domingo",
+    "lunedì martedì mercoledì giovedì venerdì sabato domenica",
+    "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag",
+):
+    for _n, _w in enumerate(_line.split()):
+        _WEEKDAYS.setdefault(_w, _n)
+_WEEKDAYS["sonnabend"] = 5
+
+
+def weekdays(tokens: list[str]) -> list[int]:
+    """Distinct weekdays (0 = Monday) named among ``tokens`` (casefolded words), sorted."""
+    return sorted({_WEEKDAYS[t] for t in tokens if t in _WEEKDAYS})
+
+
+def weekday_mask(days) -> int:
+    """The weekdays of a feature payload as 7 bits (what the clusterer keeps per article)."""
+    mask = 0
+    for d in days:
+        if isinstance(d, int) and 0 <= d < 7:
+            mask |= 1 << d
+    return mask
+
+
+def days_disagree(a: int, b: int) -> bool:
+    """Both reports name weekdays and none in common: most likely two different events."""
+    return bool(a) and bool(b) and not a & b
