@@ -11,8 +11,6 @@ from test_web import HOSTILE, SEED, WebClient, assert_no_active_content, css
 
 from aggregator.models import FeedConfig
 from aggregator.web import CSP, create_app
-
-store_mod = pytest.importorskip("store")
 from store import Membership, NewArticle, open_store
 
 NOW = datetime(2025, 11, 28, 16, 0, tzinfo=UTC)
