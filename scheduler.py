@@ -211,7 +211,9 @@ def run(settings: Settings) -> int:
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: daemon.reload_feeds())
 
-    config = uvicorn.Config(create_app(daemon.svc.store, operator_token=settings.operator_token),
+    app = create_app(daemon.svc.store, operator_token=settings.operator_token,
+                     cache_bytes=settings.web_cache_bytes(in_daemon=True))
+    config = uvicorn.Config(app,
                             host=settings.host, port=settings.port,
                             log_level="warning")
     server = uvicorn.Server(config)

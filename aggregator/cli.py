@@ -89,7 +89,7 @@ def cmd_serve(args) -> int:
     open_store(settings.db_url).close()  # migrate (and fail on a bad URL) once, before any worker starts
     print(f"serving http://{settings.host}:{settings.port}/", file=sys.stderr)
     serve(settings.db_url, host=settings.host, port=settings.port, operator_token=settings.operator_token,
-          workers=args.workers)
+          workers=args.workers, cache_bytes=settings.web_cache_bytes(in_daemon=False))
     return 0
 
 

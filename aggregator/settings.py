@@ -66,6 +66,14 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     log_format: str = "text"
+    # Rendered pages kept per web process (LRU by bytes; ~12 KB a story page). 0: 256 MB for
+    # ``serve`` (a process of its own) and 64 MB for ``run``, whose web server lives in the
+    # daemon's process beside a clustering window (~650 MB at 200k articles).
+    web_cache_mb: int = 0
+
+    def web_cache_bytes(self, *, in_daemon: bool) -> int:
+        mb = self.web_cache_mb or (64 if in_daemon else 256)
+        return mb * 2**20
     # Operator pages (feed health, story corrections): the sign-in token; empty disables them.
     operator_token: str = ""
 

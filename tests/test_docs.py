@@ -36,3 +36,15 @@ def test_every_command_is_documented():
     sub = next(a for a in parser._actions if a.dest == "cmd")
     for name in sub.choices:
         assert f"aggregator {name}" in README, name
+
+
+def test_web_cache_budget_follows_the_process_it_lives_in():
+    """The page cache budget: set explicitly, or 256 MB in a web process of its own and 64 MB
+    inside the daemon (``run``), whose clustering window needs the memory."""
+    from aggregator.settings import Settings
+
+    auto = Settings.from_env({})
+    assert auto.web_cache_bytes(in_daemon=False) == 256 * 2**20
+    assert auto.web_cache_bytes(in_daemon=True) == 64 * 2**20
+    set_ = Settings.from_env({"AGGREGATOR_WEB_CACHE_MB": "16"})
+    assert set_.web_cache_bytes(in_daemon=True) == set_.web_cache_bytes(in_daemon=False) == 16 * 2**20

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
 ENV_DB = "AGGREGATOR_SERVE_DB"
 ENV_TOKEN = "AGGREGATOR_SERVE_OPERATOR_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+ENV_CACHE = "AGGREGATOR_SERVE_CACHE_BYTES"
 
 
 def app_from_env() -> Starlette:
@@ -26,10 +27,12 @@ def app_from_env() -> Starlette:
 
     from .app import create_app
 
-    return create_app(open_store(os.environ[ENV_DB]), operator_token=os.environ.get(ENV_TOKEN, ""))
+    return create_app(open_store(os.environ[ENV_DB]), operator_token=os.environ.get(ENV_TOKEN, ""),
+                      cache_bytes=int(os.environ[ENV_CACHE]))
 
 
-def serve(db_url: str, *, host: str, port: int, operator_token: str = "", workers: int | None = None) -> None:
+def serve(db_url: str, *, host: str, port: int, operator_token: str = "", workers: int | None = None,
+          cache_bytes: int = 256 * 2**20) -> None:
     import uvicorn
 
     workers = workers or DEFAULT_WORKERS
@@ -38,10 +41,11 @@ def serve(db_url: str, *, host: str, port: int, operator_token: str = "", worker
 
         from .app import create_app
 
-        app = create_app(open_store(db_url), operator_token=operator_token)
+        app = create_app(open_store(db_url), operator_token=operator_token, cache_bytes=cache_bytes)
         uvicorn.run(app, host=host, port=port, log_level="warning")
     else:
         os.environ[ENV_DB] = db_url
         os.environ[ENV_TOKEN] = operator_token
+        os.environ[ENV_CACHE] = str(cache_bytes)
         uvicorn.run("aggregator.web.serve:app_from_env", factory=True, workers=workers, host=host, port=port,
                     log_level="warning")
