@@ -199,6 +199,13 @@ def gather(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> Poll
     """Everything up to the write: fetch the feed, parse it, find the new entries, fetch and
     extract their pages. Runs concurrently for many feeds; a failure is recorded on the feed
     here (it changes no validator)."""
+    # The CPU of this thread not spent in a named inner stage (fetch, parse, job) is "prepare":
+    # identity, the store's lookups, the bookkeeping around the entries.
+    with metrics.stage("prepare"):
+        return _gather(svc, feed, now=now)
+
+
+def _gather(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> Poll:
     now = now or datetime.now(UTC)
     poll = Poll(feed, FeedReport(feed=feed.name, ok=False))
     report = poll.report
@@ -254,7 +261,8 @@ def gather(svc: Services, feed: FeedRow, *, now: datetime | None = None) -> Poll
         return poll
 
     try:
-        parsed = parse_feed(resp.body, resp.headers, now=now)
+        with metrics.stage("parse"):
+            parsed = parse_feed(resp.body, resp.headers, now=now)
     except ParseError as exc:
         metrics.count_fetch("parse_error", time.monotonic() - started)
         return fail(str(exc), resp.status)
@@ -297,8 +305,9 @@ def _get_feed(svc: Services, url: str, etag: str | None, last_modified: str | No
               verify: bool = True):
     # verify=False only for a feed with insecure_tls: true (the feed document, not its pages).
     kw = {} if verify else {"verify": False}
-    return svc.fetcher.get(url, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT,
-                           max_bytes=svc.settings.max_feed_bytes, **kw)
+    with metrics.stage("fetch_feed"):
+        return svc.fetcher.get(url, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT,
+                               max_bytes=svc.settings.max_feed_bytes, **kw)
 
 
 def _discover(svc: Services, page) -> tuple[str, object] | None:
@@ -335,6 +344,11 @@ def commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
     clusterer sees does not depend on which feed answered first), then write each feed's
     outcome. A feed whose articles could not all be stored keeps its old validators, so the
     next poll brings the rest."""
+    with metrics.stage("store"):  # the store's writes; the clusterer's part is "assign"
+        return _commit(svc, polls)
+
+
+def _commit(svc: Services, polls: list[Poll]) -> list[FeedReport]:
     svc.sync_corrections()
     # Equal times (undated entries are all "now") keep a stable order: feed by feed, and within a
     # feed from the bottom up, because feeds list their newest items first.
@@ -449,14 +463,17 @@ def _link(svc: Services, feed: FeedRow, entry: Entry, article_id: int, now: date
 
 def _fetch_and_extract(svc: Services, entry: Entry, url: str):
     html, charset, note = b"", "utf-8", ""
-    if url.startswith("http") and svc.robots is not None and not svc.robots.allowed(entry.link):
+    with metrics.stage("fetch_page"):  # robots.txt included
+        allowed = not url.startswith("http") or svc.robots is None or svc.robots.allowed(entry.link)
+    if not allowed:
         note = "robots: the site's robots.txt disallows fetching this page"
         log.info("page not fetched", extra={"article_url": entry.link, "error": note})
     elif url.startswith("http"):
         try:
-            page = svc.fetcher.get(entry.link, accept="text/html,application/xhtml+xml",
-                                   max_bytes=svc.settings.max_page_bytes,
-                                   allowed_types=PAGE_TYPES)
+            with metrics.stage("fetch_page"):
+                page = svc.fetcher.get(entry.link, accept="text/html,application/xhtml+xml",
+                                       max_bytes=svc.settings.max_page_bytes,
+                                       allowed_types=PAGE_TYPES)
             # Decoded in the worker: the bytes cross the pipe without an encode/decode here.
             html, charset = page.body, _charset(page.headers)
         except FetchError as exc:
@@ -464,7 +481,8 @@ def _fetch_and_extract(svc: Services, entry: Entry, url: str):
             log.info("page not fetched", extra={"article_url": entry.link, "error": str(exc)})
     job = Job(html=html, url=entry.link, title=entry.title, summary=entry.summary, charset=charset)
     try:
-        ex, features = svc.extractor.run(job)
+        with metrics.stage("job"):  # pickling the job, the pipe, unpickling the result
+            ex, features = svc.extractor.run(job)
     except ExtractError as exc:
         note = str(exc)
         ex, features = _fallback(entry, note)
@@ -519,7 +537,8 @@ def _store_locked(svc: Services, feed: FeedRow, cand: Candidate, *,
     def assign(article_id: int) -> Membership:
         if catch_up:
             svc.catch_up()  # what other daemons stored first, so that one event makes one story
-        d = svc.clusterer.assign(article_id, cand.when, cand.features, feed.outlet)
+        with metrics.stage("assign"):
+            d = svc.clusterer.assign(article_id, cand.when, cand.features, feed.outlet)
         return Membership(d.story_id, d.copy_of, d.role, d.reuse, d.score, d.evidence)
 
     aid, membership, created = svc.store.add_article(cand.article, cand.guid, cand.link, assign)

@@ -207,6 +207,16 @@ class WorkerWatch:
         return sum(v - self.start.get(pid, 0.0) for pid, v in self.last.items())
 
 
+def breakdown(before: dict[str, float], after: dict[str, float], total: float, n: int) -> dict[str, float]:
+    """ms per article by stage (the counters' difference), plus "other" (``total`` minus the
+    stages) and "total"."""
+    stages = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    out = {k: round(1000 * v / n, 3) for k, v in sorted(stages.items())}
+    out["other"] = round(1000 * (total - sum(stages.values())) / n, 3)
+    out["total"] = round(1000 * total / n, 3)
+    return out
+
+
 def self_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -233,6 +243,7 @@ def _warm(pool, page: dict, base: str) -> None:
 
 
 def ingest(base: str, n_feeds: int, workers: int, pages: list[dict], workdir: Path) -> dict:
+    from aggregator import metrics
     from aggregator.models import FeedConfig
     from aggregator.pipeline import Services, poll_once
     from aggregator.settings import Settings
@@ -254,10 +265,12 @@ def ingest(base: str, n_feeds: int, workers: int, pages: list[dict], workdir: Pa
         w0 = {pid: proc_cpu(pid) for pid in pids}
         watch = WorkerWatch(svc.extractor, w0)
         x0 = getattr(svc.extractor, "extraction_cpu", 0.0)  # (absent before issue 7's change)
+        s0, ws0 = metrics.stopwatch.snapshot(), dict(svc.extractor.stage_cpu)
         c0, t0 = self_cpu(), time.perf_counter()
         reports = poll_once(svc, rows)
         wall = time.perf_counter() - t0
         main_cpu = self_cpu() - c0
+        s1, ws1 = metrics.stopwatch.snapshot(), dict(svc.extractor.stage_cpu)
         extraction_cpu = getattr(svc.extractor, "extraction_cpu", 0.0) - x0
         watch.stop()
         worker_cpu = watch.cpu()
@@ -272,6 +285,9 @@ def ingest(base: str, n_feeds: int, workers: int, pages: list[dict], workdir: Pa
     finally:
         conn.close()
     n = len(pages)
+    main_ms = breakdown(s0, s1, main_cpu, n)
+    worker_ms = breakdown(ws0, ws1, worker_cpu, n)
+    worker_ms["total_beyond_trafilatura"] = round(worker_ms.pop("total") - worker_ms.pop("trafilatura", 0.0), 3)
     return {
         "run": "ingest", "workers": workers, "articles": n, "stored": new, "extraction": methods,
         "feeds_failed": sum(not r.ok for r in reports), "wall_s": round(wall, 3),
@@ -281,6 +297,12 @@ def ingest(base: str, n_feeds: int, workers: int, pages: list[dict], workdir: Pa
         "cpu_ratio_in_run": round((main_cpu + worker_cpu) / extraction_cpu, 3) if extraction_cpu else None,
         "worker_utilisation": round(worker_cpu / (wall * workers), 3),
         "main_cpu_share": round(main_cpu / (main_cpu + worker_cpu), 3) if main_cpu + worker_cpu else 0.0,
+        # Where the CPU beyond extraction goes (no profiler: time.thread_time() per stage, see
+        # aggregator.metrics.Stopwatch). Main process: fetch_feed/fetch_page (HTTP client),
+        # parse (feedparser), prepare (identity, store lookups, bookkeeping of the poll threads),
+        # job (pickling jobs and results, the pipe), assign (the clusterer), store (the writes),
+        # other (threads and work outside those stages). Workers: every step but trafilatura.
+        "main_ms_per_article": main_ms, "worker_extra_ms_per_article": worker_ms,
         "workers_replaced": replaced, "worker_peak_rss_mb": [round(x, 1) for x in worker_hwm],
         "loadavg": loadavg(), "_texts": texts,
     }
@@ -452,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(peak, 1),
         "main_peak_rss_mb": round(ingest_peak, 1),
         "text_f1_stored": round(f1_stored, 4),
+        # Where the CPU beyond extraction went in that run (ms per article; see the ingest lines).
+        "main_ms_per_article_2_workers": two["main_ms_per_article"],
+        "worker_extra_ms_per_article_2_workers": two["worker_extra_ms_per_article"],
         "loadavg": loadavg(),
     }), flush=True)
     return 0
