@@ -18,6 +18,10 @@ from .records import (
 from .timefmt import from_db, to_db
 
 FINGERPRINT_PAGE = 5000  # rows per read when a restart replays the window
+# A story's figures, counted from its members (so they never drift from them).
+_FIGURES = """size = (SELECT COUNT(*) FROM articles WHERE story_id = stories.id),
+      outlets = (SELECT COUNT(DISTINCT outlet) FROM articles WHERE story_id = stories.id),
+      reports = (SELECT COUNT(*) FROM articles WHERE story_id = stories.id AND role = 'report')"""
 
 
 class ArticlesMixin:
@@ -65,9 +69,11 @@ class ArticlesMixin:
         """One transaction around several writes (``add_article``, ``add_entry``, …); each of
         them becomes a savepoint inside it, so each stays all or nothing, and the batch commits
         at once or not at all. A commit per row cost ≈ 550 µs per article against ≈ 30 µs for
-        one per feed poll (issue 7). The assignment lock (``_serialise``) is taken first and
-        held to the commit: no other writer stores an article in between, so what
-        ``fingerprints_after`` reads at the start of the batch stays complete until its end."""
+        one per feed poll (issue 7); on SQLite the batch's articles also go into the search
+        index together, at the commit (migration 0007). The assignment lock (``_serialise``) is
+        taken first and held to the commit: no other writer stores an article in between, so
+        what ``fingerprints_after`` reads at the start of the batch stays complete until its
+        end."""
         with self._tx() as c:
             self._serialise(c)
             yield
@@ -94,32 +100,13 @@ class ArticlesMixin:
             ).fetchone()
             if row:
                 aid = int(row[0])
-                c.execute(
-                    "INSERT INTO entries (feed_id, guid, article_id, link, seen_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (article.feed_id, guid, aid, link, to_db(article.first_seen)),
-                )
+                self._add_entry(c, article.feed_id, guid, aid, link, to_db(article.first_seen))
                 m = self._membership(c, aid)
                 return aid, m, False
-            cur = c.execute(
-                """INSERT INTO articles (url, title, author, published, first_seen, outlet, feed_id,
-                     summary, text, language, site_name, extraction, extraction_note,
-                     fp_scheme, fp_signature, fp_payload)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-                (
-                    article.url, article.title, article.author, to_db(article.published),
-                    to_db(article.first_seen), article.outlet, article.feed_id, article.summary,
-                    article.text, article.language, article.site_name, article.extraction,
-                    article.extraction_note, article.fp_scheme, article.fp_signature,
-                    article.fp_payload,
-                ),
-            )
-            aid = int(cur.fetchone()[0])
-            c.execute(
-                "INSERT INTO entries (feed_id, guid, article_id, link, seen_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (article.feed_id, guid, aid, link, to_db(article.first_seen)),
-            )
+            # The id is taken before the row is written, so that the row is written once, with its
+            # membership: an UPDATE afterwards rewrote the whole row (text and all) and fired the
+            # story-version trigger again (issue 7). Writers are serialised, so the id is free.
+            aid = self._next_article_id(c)
             m = assign(aid)
             if m.story_id != aid:
                 # An operator may have merged the story away since the clusterer last heard of
@@ -127,8 +114,16 @@ class ArticlesMixin:
                 live = live_story(c, m.story_id)
                 if live is not None and live != m.story_id:
                     m = replace(m, story_id=live)
-            self._join_story(c, aid, m, article)
+            self._insert_article(c, aid, m, article, guid, link)
             return aid, m, True
+
+    def _add_entry(self, c: sqlite3.Connection, feed_id: int, guid: str, aid: int, link: str,
+                   seen: str | None) -> None:
+        c.execute(
+            "INSERT INTO entries (feed_id, guid, article_id, link, seen_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (feed_id, guid, aid, link, seen),
+        )
 
     def _membership(self, c: sqlite3.Connection, aid: int) -> Membership:
         r = c.execute(
@@ -137,34 +132,43 @@ class ArticlesMixin:
         ).fetchone()
         return Membership(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
 
-    def _join_story(self, c: sqlite3.Connection, aid: int, m: Membership, a: NewArticle) -> None:
-        when = to_db(a.published or a.first_seen)
-        if m.story_id == aid:
+    def _insert_article(self, c: sqlite3.Connection, aid: int, m: Membership, a: NewArticle,
+                        guid: str, link: str) -> None:
+        """Write a new article, its entry and its story's figures, each row once."""
+        first_seen = to_db(a.first_seen)
+        when = to_db(a.published) if a.published is not None else first_seen
+        founder = m.story_id == aid
+        # The story's version is stamped by these statements themselves where the dialect can
+        # (SQLite, migration 0007), not by a trigger writing the row a second time.
+        stamp = self._stamp_sql
+        if founder:
+            # The story's figures with its one member, as ``_FIGURES`` would count them.
+            column, value = (", version", f", {stamp}") if stamp else ("", "")
             c.execute(
-                "INSERT INTO stories (id, title, first_seen, updated, latest) VALUES (?, ?, ?, ?, ?)",
-                (aid, a.title, to_db(a.first_seen), to_db(a.first_seen), when),
+                f"""INSERT INTO stories (id, title, first_seen, updated, latest, size, outlets, reports{column})
+                   VALUES (?, ?, ?, ?, ?, 1, 1, ?{value})""",
+                (aid, a.title, first_seen, first_seen, when, int(m.role == "report")),
             )
         c.execute(
-            """UPDATE articles SET story_id = ?, copy_of = ?, role = ?, reuse = ?, score = ?,
-                 evidence = ? WHERE id = ?""",
-            (m.story_id, m.copy_of, m.role, m.reuse, m.score, json.dumps(m.evidence), aid),
+            """INSERT INTO articles (id, url, title, author, published, first_seen, outlet, feed_id,
+                 summary, text, language, site_name, extraction, extraction_note,
+                 fp_scheme, fp_signature, fp_payload, story_id, copy_of, role, reuse, score, evidence)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                aid, a.url, a.title, a.author, to_db(a.published), first_seen, a.outlet,
+                a.feed_id, a.summary, a.text, a.language, a.site_name, a.extraction,
+                a.extraction_note, a.fp_scheme, a.fp_signature, a.fp_payload,
+                m.story_id, m.copy_of, m.role, m.reuse, m.score, json.dumps(m.evidence),
+            ),
         )
-        c.execute(
-            """UPDATE stories SET updated = ?, latest = GREATEST(latest, ?) WHERE id = ?""",
-            (to_db(a.first_seen), when, m.story_id),
-        )
-        self._recount(c, m.story_id)
-
-    def _recount(self, c: sqlite3.Connection, story_id: int) -> None:
-        c.execute(
-            """UPDATE stories SET
-                 size = (SELECT COUNT(*) FROM articles WHERE story_id = stories.id),
-                 outlets = (SELECT COUNT(DISTINCT outlet) FROM articles WHERE story_id = stories.id),
-                 reports = (SELECT COUNT(*) FROM articles
-                            WHERE story_id = stories.id AND role = 'report')
-               WHERE id = ?""",
-            (story_id,),
-        )
+        self._add_entry(c, a.feed_id, guid, aid, link, first_seen)
+        if not founder:
+            # One statement for the time, the figures and the stamp.
+            c.execute(
+                f"""UPDATE stories SET updated = ?, latest = GREATEST(latest, ?), {_FIGURES}
+                     {f", version = {stamp}" if stamp else ""} WHERE id = ?""",
+                (first_seen, when, m.story_id),
+            )
 
     def fingerprints(self, since: datetime | None = None) -> Iterator[FingerprintRow]:
         """Every article's fingerprint in id order (the clusterer replays them at start-up)."""

@@ -79,6 +79,7 @@ class PostgresStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin):
     )
     _tags_sql = "jsonb_array_elements_text(f.tags::jsonb) AS t(value)"
     _claim_lock_sql = " FOR UPDATE OF f SKIP LOCKED"
+    _stamp_sql = None  # BEFORE triggers stamp the row as it is written (migrations_pg/0003)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -111,6 +112,12 @@ class PostgresStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin):
 
     def _lock_claims(self, c: PgConnection) -> None:
         c.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_CLAIMS,))
+
+    @staticmethod
+    def _next_article_id(c: PgConnection) -> int:
+        """The next article id from the column's own sequence (taken under ``_serialise``, so
+        ids still grow in commit order)."""
+        return c.execute("SELECT nextval(pg_get_serial_sequence('articles', 'id'))").fetchone()[0]
 
     # -- connections ------------------------------------------------------------------------
 

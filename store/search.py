@@ -1,5 +1,8 @@
 """Full-text search over articles (SQLite FTS5, table ``articles_fts`` from migration 0002).
 
+New articles are indexed when their write transaction commits, all of a batch in one statement
+(migration 0007, ``SQLiteStore._index_pending``): what is committed is searchable.
+
 What a reader types is never handed to FTS5 as syntax: ``fts_query`` turns it into a conjunction
 of quoted strings (phrases in double quotes stay phrases, a trailing ``*`` is a prefix search), so
 no input can raise an FTS5 syntax error or reach a column filter or operator.

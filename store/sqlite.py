@@ -63,8 +63,14 @@ class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin, SearchMi
         self._readers: list[sqlite3.Connection] = []
         with self._wlock:
             migrate.apply(self._w)
+            if self._w.execute("SELECT 1 FROM articles_fts_pending LIMIT 1").fetchone():
+                with self._tx():
+                    pass  # indexes what another program inserted without the store (see 0007)
 
     # -- dialect hooks (see store/dialect.py; PostgresStore has its own) ------------------------
+
+    # A new story version, written by the statement that changes a story (see migration 0007).
+    _stamp_sql = "(SELECT COALESCE(MAX(version), 0) + 1 FROM stories)"
 
     @staticmethod
     def _keyed(expr: str) -> str:
@@ -75,6 +81,25 @@ class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin, SearchMi
 
     def _lock_claims(self, c: sqlite3.Connection) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already made this the only writer."""
+
+    @staticmethod
+    def _next_article_id(c: sqlite3.Connection) -> int:
+        """The id the next article gets (the one SQLite would choose: the largest plus one);
+        free until the commit, since this transaction is the only writer."""
+        return c.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM articles").fetchone()[0]
+
+    @staticmethod
+    def _index_pending(c: sqlite3.Connection) -> None:
+        """Put the articles noted since the last commit into the search index, in one statement
+        (migration 0007: FTS5 writes one index segment per statement, so a batch of 50 articles
+        makes one segment, not 50). Part of the transaction that wrote them."""
+        if c.execute("SELECT 1 FROM articles_fts_pending LIMIT 1").fetchone() is None:
+            return
+        c.execute(
+            "INSERT INTO articles_fts (rowid, title, body, outlet) SELECT id, title, body, outlet"
+            " FROM articles_search WHERE id IN (SELECT id FROM articles_fts_pending)"
+        )
+        c.execute("DELETE FROM articles_fts_pending")
 
     # -- connections ------------------------------------------------------------------------
 
@@ -100,6 +125,7 @@ class SQLiteStore(FeedsMixin, ArticlesMixin, StoriesMixin, BrowseMixin, SearchMi
             self._depth = 1
             try:
                 yield self._w
+                self._index_pending(self._w)
             except BaseException:
                 if self._w.in_transaction:  # (see _savepoint)
                     self._w.execute("ROLLBACK")

@@ -10,7 +10,12 @@ def to_db(t: datetime | None) -> str | None:
         return None
     if t.tzinfo is None:
         raise ValueError("store: naive datetime; pass a tz-aware UTC time")
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    u = t.astimezone(UTC)
+    if u.year < 1000:  # (strftime does not pad these years; keep its text for them)
+        return u.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The same text as strftime at a third of its cost (≈ 10 µs, three times per article); %
+    # formatting, not an f-string: format specs cost twice as much.
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second)  # noqa: UP031
 
 
 def from_db(s: str | None) -> datetime | None:

@@ -212,3 +212,125 @@ def _shared_store(factory):
 def test_hostile_queries_do_not_raise(store, stories, hostile):
     store.search(hostile)
     store.count_search(hostile)
+
+
+# -- indexing once per write transaction (migration 0007) ---------------------------------------
+
+
+def integrity_ok(path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")  # raises when not
+        assert conn.execute("SELECT COUNT(*) FROM articles_fts_pending").fetchone()[0] == 0
+
+
+def test_a_batch_is_indexed_in_one_statement_at_its_commit(store, tmp_path):
+    """FTS5 writes an index segment per statement: a batch's articles go in with one."""
+    statements: list[str] = []
+    store._w.set_trace_callback(statements.append)
+    with store.write_batch():
+        for n, word in enumerate(["lighthouse", "ferry", "glacier"]):
+            put(store, f"https://gazette.example/b{n}", f"The {word}", f"A {word} in the bay.",
+                "Harbor Gazette", minutes=n)
+    store._w.set_trace_callback(None)
+    assert len([s for s in statements if s.startswith("INSERT INTO articles_fts ")]) == 1
+    for word in ["lighthouse", "ferry", "glacier"]:
+        assert store.count_search(word) == 1
+    integrity_ok(tmp_path / "search.db")
+
+
+def test_a_rolled_back_article_leaves_nothing_to_index(store, tmp_path):
+    """A failed article in a batch rolls back to its savepoint, its note to index included; the
+    next article takes the same id and is indexed with its own words."""
+    feed_id = store.get_feed("gazette").id
+    with store.write_batch():
+        with pytest.raises(RuntimeError):
+            store.add_article(new_article("https://gazette.example/x", "Walrus sighted", "A walrus.",
+                                          "Harbor Gazette", feed_id), "gx", "l",
+                              lambda aid: (_ for _ in ()).throw(RuntimeError("clusterer failed")))
+        aid, _ = put(store, "https://gazette.example/y", "Heron nests", "Herons nest here.", "Harbor Gazette")
+    assert store.count_search("walrus") == 0
+    assert [s.id for s, _ in store.search("heron*")] == [aid]
+    integrity_ok(tmp_path / "search.db")
+
+
+def test_an_article_changed_or_deleted_before_its_commit(store, tmp_path):
+    """Updated before the commit: indexed with its last values. Deleted before it: never indexed
+    (an external-content index must not be told to delete what it never held)."""
+    with store.write_batch():
+        aid, _ = put(store, "https://gazette.example/u", "Old words", "Original text here.", "Harbor Gazette")
+        gone, _ = put(store, "https://gazette.example/d", "Doomed piece", "Doomed text.", "Harbor Gazette")
+        with store._tx() as c:
+            c.execute("UPDATE articles SET title = 'Pelican census' WHERE id = ?", (aid,))
+            c.execute("DELETE FROM entries WHERE article_id = ?", (gone,))
+            c.execute("DELETE FROM articles WHERE id = ?", (gone,))
+    assert [s.id for s, _ in store.search("pelican")] == [aid]
+    assert store.count_search("old") == 0 and store.count_search("doomed") == 0
+    integrity_ok(tmp_path / "search.db")
+
+
+def test_rows_written_without_the_store_are_indexed_at_its_next_start(store, stories, tmp_path):
+    path = tmp_path / "search.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO stories (id, title, first_seen, updated, latest) VALUES "
+                     "(50, 'Otters return', '2025-11-28T09:00:00Z', '2025-11-28T09:00:00Z', "
+                     "'2025-11-28T09:00:00Z')")
+        conn.execute("INSERT INTO articles (id, url, title, first_seen, outlet, feed_id, text, fp_scheme,"
+                     " fp_signature, fp_payload, story_id) VALUES (50, 'https://gazette.example/o', "
+                     "'Otters return', '2025-11-28T09:00:00Z', 'Harbor Gazette', 1, "
+                     "'Otters were seen in the estuary.', 't', x'', '', 50)")
+    assert store.count_search("otters") == 0  # noted, not indexed yet
+    with open_store(f"sqlite:///{path}") as again:
+        assert [s.id for s, _ in again.search("otters estuary")] == [50]
+    integrity_ok(path)
+
+
+def _store_at(path, last: int) -> None:
+    """A store as the program left it after migration ``last`` (applied as store.migrate does)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                 " applied_at TEXT NOT NULL)")
+    for version, name, sql in available():
+        if version > last:
+            break
+        for statement in _statements(sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01T00:00:00Z')", (version, name))
+    conn.close()
+
+
+def test_upgrade_from_0006_keeps_the_index_and_batches_from_then_on(tmp_path):
+    """A store created at 0006 (its articles indexed by the per-row trigger) is upgraded in place:
+    what it held stays searchable, updates and deletes of it stay consistent, new articles are
+    indexed at commit."""
+    path = tmp_path / "old.db"
+    _store_at(path, 6)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 6
+        # What the previous program wrote went straight into the index (its per-row trigger).
+        conn.execute("INSERT INTO feeds (id, name, url, outlet) VALUES (1, 'gazette', "
+                     "'https://gazette.example/feed', 'Harbor Gazette')")
+        for aid, title, text in [(1, "Lighthouse restored", "Volunteers repainted the lighthouse."),
+                                 (2, "Ferry delayed", "The morning ferry was late again.")]:
+            conn.execute("INSERT INTO stories (id, title, first_seen, updated, latest) VALUES "
+                         "(?, ?, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')",
+                         (aid, title))
+            conn.execute("INSERT INTO articles (id, url, title, first_seen, outlet, feed_id, text, fp_scheme,"
+                         " fp_signature, fp_payload, story_id) VALUES (?, ?, ?, '2025-01-01T00:00:00Z', "
+                         "'Harbor Gazette', 1, ?, 't', x'', '', ?)",
+                         (aid, f"https://gazette.example/{aid}", title, text, aid))
+        assert conn.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'ferry'").fetchone()[0] == 1
+    with open_store(f"sqlite:///{path}") as s:
+        versions = [r[0] for r in s._r().execute("SELECT version FROM schema_migrations ORDER BY version")]
+        assert 7 in versions
+        assert [st.id for st, _ in s.search("lighthouse volunteers")] == [1]
+        with s._tx() as c:
+            c.execute("UPDATE articles SET title = 'Ferry cancelled' WHERE id = 2")
+            c.execute("DELETE FROM articles WHERE id = 1")
+        assert s.count_search("delayed") == 0 and s.count_search("cancelled") == 1
+        assert s.count_search("lighthouse") == 0
+        with s.write_batch():
+            aid, _ = put(s, "https://gazette.example/3", "Harbor seals counted", "Seals on the rocks.",
+                         "Harbor Gazette")
+        assert [st.id for st, _ in s.search("seals")] == [aid]
+    integrity_ok(path)

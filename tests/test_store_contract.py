@@ -215,6 +215,25 @@ def test_long_urls_and_guids_and_nul_characters(store):
     assert src.title.replace("\x00", "") == "Nultitle"
 
 
+def test_a_story_row_holds_its_members_figures(store):
+    """Founders and joiners write their story's figures (size, outlets, reports, newest
+    publication) as a count of its members would give them, and the last arrival's time."""
+    a1, _, _ = add(store, "http://a.example/1", assign=lambda i: Membership(i, None, "wire", 0.0, 1.0))
+    add(store, "http://b.example/2", feed="b", assign=join(a1), when=T0 + timedelta(hours=2))
+    add(store, "http://a.example/3", assign=join(a1, a1, "copy"), when=T0 + timedelta(hours=1))
+    a4, _, _ = add(store, "http://b.example/4", feed="b")
+    rows = store._r().execute(
+        "SELECT id, size, outlets, reports, latest FROM stories ORDER BY id").fetchall()
+    counted = store._r().execute(
+        """SELECT story_id, COUNT(*), COUNT(DISTINCT outlet),
+                  SUM(CASE WHEN role = 'report' THEN 1 ELSE 0 END), MAX(published)
+           FROM articles GROUP BY story_id ORDER BY story_id""").fetchall()
+    assert [tuple(r) for r in rows] == [tuple(r) for r in counted]
+    assert [tuple(r)[:4] for r in rows] == [(a1, 3, 2, 1), (a4, 1, 1, 1)]
+    updated = dict(store._r().execute("SELECT id, updated FROM stories").fetchall())
+    assert updated == {a1: "2026-11-28T13:00:00Z", a4: "2026-11-28T12:00:00Z"}  # the last to arrive
+
+
 def test_fingerprints_and_fingerprints_after(store):
     a1, _, _ = add(store, "http://a.example/1", when=T0 - timedelta(days=40))
     a2, _, _ = add(store, "http://a.example/2")
