@@ -225,6 +225,12 @@ CASES = {
     "cjk punctuation": ("・見出し・", "カタカナ・ひらがな「引用」、句読点。ー〜 ゠ ヽヾ " * 12, ""),
     "right to left": ("", "שלום עולם 123 مرحبا بالعالم ٣٤٥ " * 20, ""),
     "shorter than a shingle": ("T", "ab", "cd"),
+    # words(): the non-ASCII word character test (a prefix search, then the distinct non-ASCII
+    # characters one by one) on each side of its 200-character prefix
+    "accent after the prefix": ("Quarry", "The council met “today” — again. " * 12 + "Then Zoë spoke.", ""),
+    "accent in the prefix": ("", "Zoë said “no” — twice. " * 20, ""),
+    "only punctuation outside ascii": ("“Q”", "“Quoted” — dash… ellipsis · middle dot ‘single’ " * 15, ""),
+    "superscripts and fractions late": ("", "plain words here, " * 20 + "x² ½ ③ Ⅻ end", ""),
 }
 
 
@@ -329,8 +335,18 @@ def test_identical_on_arbitrary_unicode(title, body, summary):
     same(title, (title + " ") + body, summary)  # the title-repeated-as-first-line path
 
 
+def test_words_non_ascii_word_character_anywhere():
+    # one word character outside ASCII, at every distance from the start (the prefix search
+    # covers the first 200 characters, the per-character test the rest)
+    filler = "“a” — b, "
+    for letter in ("é", "ß", "ǅ", "²", "½", "٣", "_", "\u0301", "東", "İ"):
+        for at in (0, 150, 199, 200, 201, 400, 3000):
+            s = (filler * (at // len(filler) + 1))[:at] + letter + " tail"
+            assert text.words(s) == ref_words(s), (letter, at)
+
+
 @settings(max_examples=300, deadline=None)
-@given(s=_TEXT | _WORDY)
+@given(s=_TEXT | _WORDY | st.tuples(_WORDY, _TEXT).map(lambda t: "x " * 120 + t[0] + t[1]))
 def test_words_match_reference(s):
     assert text.words(s) == ref_words(s)
     toks = ref_words(s)
