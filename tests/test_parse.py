@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.parse import ParseError, parse_feed
+import aggregator.parse as parse_mod
+from aggregator.parse import ParseError, parse_feed, prepare
+from aggregator.parse_fast import parse_fast
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -21,7 +23,11 @@ RSS = b"""<?xml version="1.0"?>
 </channel></rss>"""
 
 
-def test_rss_entries_become_plain_values():
+@pytest.mark.parametrize("fast", [True, False], ids=["lxml-fast-path", "feedparser"])
+def test_rss_entries_become_plain_values(fast, monkeypatch):
+    """Pass: both parsers (the lxml fast path and feedparser) give these values."""
+    monkeypatch.setattr(parse_mod, "FAST_PATH", fast)
+    assert (parse_fast(*prepare(RSS, {"content-type": "application/rss+xml"})) is not None) is True
     feed = parse_feed(RSS, {"content-type": "application/rss+xml"}, now=NOW)
     assert feed.title == "Test & Co"
     assert feed.ttl_minutes == 30
