@@ -685,3 +685,355 @@ def test_not_modified_answers_reuse_the_connection(loopback_settings):
             assert fetcher.get(srv.url("/feed"), etag='"x"').not_modified
         assert srv.hits["/feed"] == 20
         assert srv.connections == 1
+
+
+# ---------------------------------------------------------------- the wire (aggregator.http11)
+
+
+class RawServer:
+    """A loopback TCP server whose bytes are the test's: connection ``n`` (from 0) is handled by
+    ``handle(server, n, sock)`` on its own thread. For framings tests.servers cannot produce."""
+
+    def __init__(self, handle, host: str = ALLOWED) -> None:
+        self._handle = handle
+        self._listener = socket.create_server((host, 0))
+        self.port = self._listener.getsockname()[1]
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._socks: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            n, self.connections = self.connections, self.connections + 1
+            self._socks.append(sock)
+            threading.Thread(target=self._run, args=(n, sock), daemon=True).start()
+
+    def _run(self, n: int, sock: socket.socket) -> None:
+        try:
+            self._handle(self, n, sock)
+        except OSError:
+            pass
+
+    def read_request(self, sock: socket.socket) -> bytes:
+        """One request head (b"" if the client closed first); recorded in ``requests``."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = sock.recv(4096)
+            if not more:
+                return b""
+            data += more
+        self.requests.append(data)
+        return data
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{ALLOWED}:{self.port}{path}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._listener.close()
+        for s in self._socks:
+            s.close()
+
+
+def answering(*replies: bytes):
+    """A handler sending ``replies`` in turn, one per request, on one kept-alive connection."""
+
+    def handle(srv, n, sock):
+        for reply in replies:
+            if not srv.read_request(sock):
+                return
+            sock.sendall(reply)
+        srv.read_request(sock)  # hold the connection until the client closes it
+
+    return handle
+
+
+def test_chunked_body_with_many_chunks_extensions_and_trailers_keeps_the_connection(fetcher):
+    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5;name=value\r\nhello\r\n1\r\n \r\n"
+               b"A\r\n0123456789\r\n0\r\nX-Trailer: dropped\r\n\r\n")
+    with RawServer(answering(chunked, chunked)) as srv:
+        for _ in range(2):
+            assert fetcher.get(srv.url()).body == b"hello 0123456789"
+        assert srv.connections == 1  # the second GET went over the same connection
+
+
+def test_keep_alive_reuses_one_connection_for_complete_bodies(srv, fetcher):
+    srv.route("/len", Reply(body=b"x" * 5000))
+    srv.route("/chunked", Reply(body=_gzip(PAYLOAD), chunked=True, headers={"Content-Encoding": "gzip"}))
+    srv.route("/304", Reply(status=304))
+    srv.route("/empty", Reply(body=b""))
+    for path in ("/len", "/chunked", "/304", "/empty") * 3:
+        fetcher.get(srv.url(path), etag='"e"')
+    assert srv.total_hits == 12 and srv.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("route", "kw"),
+    [
+        # too_large in the middle of a chunked body: the rest is still on the wire
+        (Reply(body=b"y" * 300_000, chunked=True), {"max_bytes": 1000}),
+        # ... or still to come: the socket looks idle when the next request is due
+        (Reply(body=b"y" * 6000, chunked=True, drip=0.5, drip_size=2000), {"max_bytes": 1000}),
+        (Reply(body=b"y" * 5000), {"max_bytes": 1000}),  # refused on Content-Length, unread
+        (Reply(body=b"%PDF", headers={"Content-Type": "application/pdf"}),
+         {"allowed_types": ("text/html",)}),
+        (Reply(status=404, body=b"gone"), {}),  # error statuses are not read
+        (Reply(body=b"bye", headers={"Connection": "close"}), {}),
+        (Reply(body=b"until close", content_length=False), {}),
+    ],
+)
+def test_connection_is_not_reused_unless_the_body_was_read_to_its_end(srv, fetcher, route, kw):
+    srv.route("/first", route)
+    srv.route("/next", Reply(body=b"next"))
+    try:
+        fetcher.get(srv.url("/first"), **kw)
+    except FetchError:
+        pass
+    assert fetcher.get(srv.url("/next")).body == b"next"
+    assert srv.connections == 2
+
+
+def test_http10_server_gets_a_fresh_connection_per_request(fetcher):
+    # Content-Length and no Connection header: an HTTP/1.0 answer still means "no keep-alive".
+    reply = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    with RawServer(answering(reply)) as srv:
+        assert fetcher.get(srv.url()).body == b"hello"
+        assert fetcher.get(srv.url()).body == b"hello"
+        assert srv.connections == 2
+
+
+def test_http10_close_delimited_body(fetcher):
+    def handle(srv, n, sock):
+        if srv.read_request(sock):
+            sock.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + PAYLOAD)
+        sock.close()
+
+    with RawServer(handle) as srv:
+        r = fetcher.get(srv.url())
+    assert r.body == PAYLOAD and r.headers["content-type"] == "text/plain"
+
+
+def test_a_kept_alive_connection_closed_by_the_server_is_replaced(fetcher):
+    # Connection 0 answers once, then drops the next request without a word (a server whose
+    # keep-alive timer fired as the request arrived): the GET is repeated on a new connection.
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def handle(srv, n, sock):
+        if n == 0:
+            srv.read_request(sock)
+            sock.sendall(ok)
+            srv.read_request(sock)
+            sock.close()
+            return
+        while srv.read_request(sock):
+            sock.sendall(ok)
+
+    with RawServer(handle) as srv:
+        assert fetcher.get(srv.url()).body == b"ok"
+        assert fetcher.get(srv.url()).body == b"ok"
+        assert srv.connections == 2 and len(srv.requests) == 3
+
+
+def test_a_fresh_connection_closed_without_an_answer_is_a_network_error(fetcher):
+    def handle(srv, n, sock):
+        srv.read_request(sock)
+        sock.close()
+
+    with RawServer(handle) as srv:
+        err = fetch_error(fetcher, srv.url())
+        assert err.kind == "network" and "without sending a response" in str(err)
+        assert srv.connections == 1  # no retry loop on a connection that never worked
+
+
+def test_an_idle_connection_the_server_closed_is_not_used(fetcher):
+    closed = threading.Event()
+
+    def handle(srv, n, sock):
+        srv.read_request(sock)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        sock.close()  # no "Connection: close": the client finds out from the socket
+        closed.set()
+
+    with RawServer(handle) as srv:
+        assert fetcher.get(srv.url()).body == b"ok"
+        assert closed.wait(5)
+        assert fetcher.get(srv.url()).body == b"ok"
+        assert srv.connections == 2 and len(srv.requests) == 2
+
+
+def test_an_idle_connection_with_unasked_bytes_is_not_used(fetcher):
+    # Some servers say "408 Request Timeout" on an idle kept-alive connection before (or
+    # instead of) closing it; that answer must not be taken for the next request's.
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    said = threading.Event()
+
+    def handle(srv, n, sock):
+        srv.read_request(sock)
+        sock.sendall(ok)
+        if n == 0:
+            time.sleep(0.1)  # after the client has read "ok" (else it is one read: see close())
+            sock.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            said.set()
+        srv.read_request(sock)  # keep it open
+
+    with RawServer(handle) as srv:
+        assert fetcher.get(srv.url()).body == b"ok"
+        assert said.wait(5)
+        assert fetcher.get(srv.url()).body == b"ok"
+        assert srv.connections == 2
+
+
+def test_informational_answers_folding_repeats_and_bare_newlines(fetcher):
+    reply = (b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
+             b"HTTP/1.1 200\nX-Many: 1\nX-Many: 2\nX-Folded: one\n  two\nContent-Length: 2\n\nok")
+    with RawServer(answering(reply)) as srv:
+        r = fetcher.get(srv.url())
+    assert r.body == b"ok" and r.headers["x-many"] == "1, 2"
+    assert r.headers["x-folded"] == "one two" and "link" not in r.headers
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "received 5 bytes, expected 10"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "incomplete chunked"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", "longer"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx", "Transfer-Encoding"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc", "conflicting"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", "bad Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed header"),
+        (b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", "malformed header"),
+        (b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", "control character"),
+        (b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", "control character"),
+        (b"ICY 200 OK\r\n\r\n", "bad status line"),
+        (b"HTTP/2 200\r\n\r\n", "bad status line"),
+        (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols"),
+        (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"p" * 110_000 + b"\r\n\r\n", "larger than"),
+        (b"HTTP/1.1 200 OK\r\nX-Half: a", "middle of the headers"),
+    ],
+)
+def test_broken_http_is_a_network_error(fetcher, reply, words):
+    def handle(srv, n, sock):
+        srv.read_request(sock)
+        sock.sendall(reply)
+        sock.close()
+
+    with RawServer(handle) as srv:
+        err = fetch_error(fetcher, srv.url())
+    assert err.kind == "network" and words in str(err), err
+
+
+def test_header_values_that_would_split_the_request_are_refused(srv, fetcher):
+    srv.route("/", Reply(body=b"ok"))
+    err = fetch_error(fetcher, srv.url("/"), etag='"a"\r\nX-Injected: 1')
+    assert err.kind == "network" and "illegal" in str(err)
+    assert srv.total_hits == 0
+
+
+def test_request_head_carries_host_with_port_and_the_encoded_path(srv, fetcher):
+    srv.route("*", Reply(body=b"ok"))
+    fetcher.get(srv.url("/a b/ü?q=1 2#frag"))
+    req = srv.requests[0]
+    assert req.path == "/a%20b/%C3%BC?q=1%202"
+    assert req.headers["host"] == f"{ALLOWED}:{srv.port}"
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("chunked", [False, True])
+def test_deadline_cuts_a_body_drip_after_a_reused_connection(srv, chunked):
+    # The first GET leaves a kept-alive connection; the drip then comes over it (chunk framing
+    # lines dripped too when chunked).
+    srv.route("/ok", Reply(body=b"ok"))
+    srv.route("/drip", Reply(body=b"x" * 100, drip=0.1, chunked=chunked))
+    with Fetcher(make_settings(fetch_deadline=DEADLINE)) as f:
+        f.get(srv.url("/ok"))
+        t0 = time.monotonic()
+        err = fetch_error(f, srv.url("/drip"))
+        took = time.monotonic() - t0
+    assert err.kind == "timeout" and srv.connections == 1
+    assert DEADLINE - 0.05 <= took <= DEADLINE + 1.0
+
+
+def test_pool_is_bounded_and_idle_connections_expire():
+    from aggregator import http11
+
+    pool = http11.Pool(max_idle=2, expiry=5.0)
+    pairs = [socket.socketpair() for _ in range(3)]
+    conns = [http11.Connection(a, ("http", "h", n)) for n, (a, _b) in enumerate(pairs)]
+    for c in conns:
+        pool.release(c)
+    assert pool.idle() == 2 and conns[0].sock.fileno() == -1  # the oldest was closed
+    conns[1].idle_since -= 10  # idle longer than the expiry
+    assert pool.acquire(("http", "h", 1)) is None and conns[1].sock.fileno() == -1
+    assert pool.acquire(("http", "h", 2)) is conns[2] and pool.idle() == 0
+    pool.close()
+    pool.release(conns[2])  # released after close: closed, not kept
+    assert pool.idle() == 0 and conns[2].sock.fileno() == -1
+    for _a, b in pairs:
+        b.close()
+
+
+def test_tls_connection_is_kept_alive(ca, tls_srv):
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    with Fetcher(_tls_settings(), ssl_context=ctx) as f:
+        for _ in range(3):
+            assert f.get(tls_srv.url("/", host="localhost")).body == b"secret-free"
+    assert tls_srv.connections == 1
+
+
+SIMPLE_URLS = [
+    "http://127.0.0.2:8080/p/z-04a6711caa7c6875.html",
+    "https://www.example-news.com/world/2026/11/28/a-long-slug-123456.html?utm_source=rss&x=%41",
+    "https://example.com/a/b;c=d/e:f@g/~h_i-j.k!$&'()*+,=?q=/?:@&r=1",
+    "http://h:80/a",  # default ports vanish
+    "https://h:443/a?",
+    "https://h:444/a??b",
+    "http://a-b.c-d.example/",
+    "http://0.0.0.0/",
+    "http://255.255.255.255/x",
+]
+NOT_SIMPLE_URLS = [
+    "http://0177.0.0.3/", "http://127.1/", "http://2130706435/", "http://0x7f.1/",
+    "http://256.1.1.1/", "http://1.2.3.4.5/", "http://h..x/", "http://h./", "http://-h/",
+    "http://h/a/./b", "http://h/a/../b", "http://h/.", "http://Host/a", "HTTP://h/", "http://h/a#f",
+    "http://h:08/", "http://h:99999/", "http://h:0/", "http://h", "http://u:p@h/", "http://h/a b",
+    "http://h/ü", "http://bücher.de/", "http://[::1]/", "http://h/%zz", "ftp://h/", "http://h/\t",
+]
+
+
+@pytest.mark.parametrize("url", SIMPLE_URLS + NOT_SIMPLE_URLS)
+def test_the_fast_url_parse_agrees_with_httpx(url):
+    import httpx
+
+    from aggregator.fetch import _parse_url, _Simple
+
+    try:
+        ref = httpx.URL(url)
+    except httpx.InvalidURL:
+        ref = None
+    try:
+        ours = _parse_url(url)
+    except FetchError:
+        ours = None
+    # The fast path takes exactly the simple URLs; the rest are httpx's to parse (or refuse).
+    assert isinstance(ours, _Simple) == (url in SIMPLE_URLS), (url, type(ours))
+    if isinstance(ours, _Simple):
+        assert ref is not None
+        got = (str(ours), ours.scheme, ours.host, ours.port, ours.raw_host, ours.netloc,
+               ours.raw_path)
+        want = (str(ref), ref.scheme, ref.host, ref.port, ref.raw_host, ref.netloc, ref.raw_path)
+        assert got == want
+        assert str(ours.join("../x?y")) == str(ref.join("../x?y"))
