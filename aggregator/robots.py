@@ -41,6 +41,14 @@ def parse_robots(text: str) -> urllib.robotparser.RobotFileParser:
     return rp
 
 
+def restricts(rp: urllib.robotparser.RobotFileParser, token: str) -> bool:
+    """Whether any page could be refused to ``token``: the group ``can_fetch`` would use for it
+    (the first that names it, else ``*``) has a Disallow rule. An empty ``Disallow:`` is parsed
+    as an allow rule, as the RFC reads it."""
+    group = next((e for e in rp.entries if e.applies_to(token)), rp.default_entry)
+    return group is not None and any(not line.allowance for line in group.rulelines)
+
+
 class Robots:
     """Thread-safe cache: one per process (``Services.robots``)."""
 
@@ -97,4 +105,7 @@ class Robots:
         delay = rp.crawl_delay(self.token)
         if delay is not None and self.limiter is not None:
             self.limiter.set_spacing(host, min(float(delay), CRAWL_DELAY_CAP))
-        return _Entry(rp, False, now + self.ttl)
+        # A file with no Disallow rule for us (the common case: rules for other crawlers only,
+        # or none) allows every page: answer without ``can_fetch``, which re-quotes the URL and
+        # walks every group on each call (~0.1 ms per article page, issue 7).
+        return _Entry(rp if restricts(rp, self.token) else None, False, now + self.ttl)

@@ -84,3 +84,39 @@ def test_stale_validators_are_bypassed_once_a_day_and_the_rate_is_kept(loopback_
     assert feed.unconditional_at == NOW + timedelta(hours=25)
     # 24 items a day → every 30 minutes (the adaptive schedule), from the last poll
     assert feed.next_check_at == NOW + timedelta(hours=25, minutes=30)
+
+
+ROBOTS_FILES = [
+    "",
+    "User-agent: *\nDisallow:\n",
+    "User-agent: *\nDisallow: /private/\n",
+    "User-agent: otherbot\nDisallow: /\n",
+    "User-agent: otherbot\nDisallow: /\n\nUser-agent: *\nDisallow: /tmp/\n",
+    "User-agent: aggregator\nAllow: /\n\nUser-agent: *\nDisallow: /\n",
+    "User-agent: aggregator\nDisallow: /a/\nAllow: /a/public/\n",
+    "User-agent: *\nAllow: /\nDisallow: /search\n",
+    "User-agent: aggregator\nDisallow:\n\nUser-agent: *\nDisallow: /\n",
+    "Disallow: /orphan/\n",
+]
+PATHS = ["/", "/a/page", "/a/public/x", "/private/1", "/tmp/x", "/search?q=1", "/orphan/1",
+         "/news/%7Euser/story", "/news/a%2Fb"]
+
+
+@pytest.mark.parametrize("text", ROBOTS_FILES)
+def test_files_without_rules_for_us_allow_every_page_as_robotparser_would(text):
+    """``restricts`` lets ``Robots`` skip ``can_fetch`` for files with no Disallow rule for our
+    agent; it must never skip one that would refuse a page (it may keep one that refuses none:
+    "Allow: /" before a Disallow wins in robotparser's first-match reading)."""
+    from aggregator.robots import parse_robots, restricts
+
+    rp = parse_robots(text)
+    answers = {p: rp.can_fetch("aggregator", "http://example.test" + p) for p in PATHS}
+    if not all(answers.values()):
+        assert restricts(rp, "aggregator"), answers
+
+
+@pytest.mark.parametrize("text", [ROBOTS_FILES[i] for i in (0, 1, 3, 8)])
+def test_the_common_files_need_no_per_page_check(text):
+    from aggregator.robots import parse_robots, restricts
+
+    assert not restricts(parse_robots(text), "aggregator")
