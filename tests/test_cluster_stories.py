@@ -174,3 +174,68 @@ def test_restore_skips_features_of_another_scheme():
     assert len(c) == 0 and c.stale_restores == 1
     d = c.assign(2, T0 + timedelta(hours=1), featurize(*BRIDGE_B))
     assert d.story_id == 2
+
+
+# ----- the C-level sums are the per-term Python loops they replace, to the last bit ----------
+def _reference_idf(index, tid):
+    import math
+
+    return math.log((index.n_docs + 1) / (index.df[tid] + 1)) + 1.0
+
+
+def _random_index(rnd, vocab: int = 300, docs: int = 120):
+    from aggregator.cluster.index import TermIndex
+
+    index = TermIndex(cap=8)
+    index.ids([f"t{k:03d}" for k in range(vocab)])
+    for slot in range(docs):
+        index.add(slot, sorted(rnd.sample(range(vocab), rnd.randint(1, 40))))
+    return index
+
+
+def test_idf_norm_dot_and_accumulate_equal_the_per_term_loops():
+    import math
+    import random
+
+    from aggregator.cluster.stories import IdfTable, accumulate, dot, norm, weighted
+
+    rnd = random.Random(7)
+    index = _random_index(rnd)
+    weight = [1.0 + math.log(tf) for tf in (1, 2, 3, 4, 5.0, 6, 7.5)]
+    idfs = IdfTable(index)
+    for _ in range(200):
+        q_tids = sorted(rnd.sample(range(300), rnd.randint(0, 50)))
+        q_codes = [rnd.randrange(len(weight)) for _ in q_tids]
+        m_tids = sorted(rnd.sample(range(300), rnd.randint(0, 50)))
+        m_codes = [rnd.randrange(len(weight)) for _ in m_tids]
+        qw, qn = weighted(q_tids, q_codes, weight, idfs)
+        ref_w = {t: weight[c] * _reference_idf(index, t) for t, c in zip(q_tids, q_codes, strict=True)}
+        assert qw == ref_w and list(qw) == q_tids
+        assert qn == math.sqrt(sum([v * v for v in ref_w.values()]))
+        xs = [weight[c] * _reference_idf(index, t) for t, c in zip(m_tids, m_codes, strict=True)]
+        ref_norm = math.sqrt(sum([x * x for x in xs]))
+        assert norm(m_tids, m_codes, weight, idfs) == ref_norm
+        ref_dot = 0.0
+        for t, c in zip(m_tids, m_codes, strict=True):  # term order: the shared terms in query order
+            if t in qw:
+                ref_dot += qw[t] * weight[c] * _reference_idf(index, t)
+        assert dot(qw, m_tids, m_codes, weight, idfs) == ref_dot
+        ref_acc: dict[int, float] = {}
+        for t, w in qw.items():
+            for s in index.postings(t):
+                ref_acc[s] = ref_acc.get(s, 0.0) + w
+        got = accumulate(qw, index, ClusterParams(max_df_ratio=1.0))
+        assert got == ref_acc and list(got) == list(ref_acc)
+
+
+def test_bulk_interning_gives_the_ids_of_one_by_one():
+    from aggregator.cluster.index import TermIndex
+
+    one, bulk = TermIndex(cap=4), TermIndex(cap=4)
+    batches = [["b", "a", "c"], ["c", "d", "a", "e"], ["f"], [], ["g", "b", "h", "h2"]]
+    for batch in batches:
+        expected = [one.id(t) for t in batch]
+        assert bulk.ids(batch) == expected
+    assert bulk.terms == one.terms and list(bulk.df) == list(one.df) == [0] * 9
+    bulk.add(0, bulk.ids(["h2", "a"]))
+    assert list(bulk.postings(bulk.id("h2"))) == [0] and bulk.df[bulk.id("a")] == 1

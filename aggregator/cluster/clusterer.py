@@ -16,12 +16,13 @@ slot dict, its story's member list and its expiry heap entry.
 from __future__ import annotations
 
 import heapq
-import math
 from array import array
 from bisect import insort
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import compress, repeat
+from operator import ge, neg
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from .features import Features
 from .index import TermIndex
 from .params import ClusterParams
 from .roles import REPORT, role_for
-from .stories import VectorPool, accumulate, idf, norm, shared_terms, story_terms, weighted
+from .stories import IdfTable, VectorPool, accumulate, dot, norm, shared_terms, story_terms, weighted
 from .text import fold
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -108,8 +109,9 @@ class Clusterer:
         self._clock: int | None = None
         self.stale_restores = 0  # restored articles skipped: features of another scheme
         self._recent: deque[int] = deque(maxlen=max(1, p.clock_arrivals))
-        # per-decision memo (IDF changes only between decisions); reset in _decide
-        self._idf_cache: dict[int, float] = {}
+        # per-decision memos (IDF changes only between decisions); reset in _decide
+        self._idfs = IdfTable(self._terms)  # IDF by df
+        self._query: tuple[dict[int, float], float] = ({}, 0.0)  # IDF-weighted vector, norm
         self._cos_cache: dict[int, float] = {}
 
     def __len__(self) -> int:
@@ -158,7 +160,6 @@ class Clusterer:
             raise ValueError(f"features of scheme {f.scheme!r}, clusterer expects {p.scheme!r}")
         data = f.data()
         tids, codes = story_terms(data, p, self._terms, self._vecs.tf)
-        intern = self._terms.id
         return _Query(
             id=article_id,
             when=_micros(when),
@@ -167,7 +168,7 @@ class Clusterer:
             headline_only=bool(data.get("fb", False)),
             tids=tids,
             codes=codes,
-            facts=[intern(x) for x in sorted({fold(n) for n in data.get("sal", ())})],
+            facts=self._terms.ids(sorted({fold(n) for n in data.get("sal", ())})),
             days=weekday_mask(data.get("wd", ())),
         )
 
@@ -317,12 +318,6 @@ class Clusterer:
         return s
 
     # ----- the decision -----------------------------------------------------------------
-    def _idf(self, tid: int) -> float:
-        v = self._idf_cache.get(tid)
-        if v is None:
-            v = self._idf_cache[tid] = idf(self._terms, tid)
-        return v
-
     def _refresh(self, s: int, vector: tuple[array, array] | None = None) -> None:
         """Refresh the member's IDF-dependent totals (vector norm, fact weight) when the stream
         has grown by 5 % since they were computed: recomputing every member's norm under the
@@ -332,37 +327,29 @@ class Clusterer:
         at = self._norm_at[s]
         if at == 0 or n > at * 1.05:
             tids, codes = vector or self._vecs.vector(s)
-            self._norm[s] = norm(tids, codes, self._vecs.tf.weight, self._terms, self._idf_cache)
-            self._fact_total[s] = sum(self._idf(f) for f in self._vecs.facts(s))
+            self._norm[s] = norm(tids, codes, self._vecs.tf.weight, self._idfs)
+            self._fact_total[s] = sum(self._idfs.values_of(self._vecs.facts(s)))
             self._norm_at[s] = n
 
-    def _cosine(self, q, s: int) -> float:
+    def _cosine(self, s: int) -> float:
         """Cosine of the query (IDF-weighted) with the member in slot ``s``, weighting the
-        member's shared terms by the current IDF on the fly (the query's IDFs are already in
-        the per-decision cache). The shared terms are found by a set intersection and summed
-        in term order (``rank``: the query's order), as the dict-of-str vectors summed them."""
-        memo = self._cos_cache.get(s)
-        if memo is not None:
-            return memo
-        vector = self._vecs.vector(s)
-        self._refresh(s, vector)
-        qw, qn, rank = q
-        other_norm = self._norm[s]
-        if not qn or not other_norm:
-            return 0.0
-        theirs = dict(zip(*vector, strict=True))  # term id → weight code
-        weight, cache = self._vecs.tf.weight, self._idf_cache
-        dot = 0.0
-        for t in sorted(theirs.keys() & qw.keys(), key=rank.__getitem__):
-            dot += qw[t] * weight[theirs[t]] * cache[t]
-        c = self._cos_cache[s] = dot / (qn * other_norm)
+        member's shared terms by the current IDF on the fly (``stories.dot``)."""
+        c = self._cos_cache.get(s)
+        if c is None:
+            vector = self._vecs.vector(s)
+            self._refresh(s, vector)
+            qw, qn = self._query
+            other_norm = self._norm[s]
+            if not qn or not other_norm:
+                return 0.0
+            c = self._cos_cache[s] = dot(qw, *vector, self._vecs.tf.weight, self._idfs) / (qn * other_norm)
         return c
 
-    def _similarity(self, q, art: _Query, facts: frozenset[int], fact_total: float, s: int) -> float:
+    def _similarity(self, art: _Query, facts: frozenset[int], fact_total: float, s: int) -> float:
         """TF-IDF cosine of title + lead, lowered when the salient names disagree or, for reports
         published the same day, the weekdays they name do (facts.py)."""
         p = self.params
-        sim = self._cosine(q, s)
+        sim = self._cosine(s)
         if p.day_weight and art.days:
             theirs = self._days[s]
             if theirs and not art.days & theirs and abs(art.when - self._when[s]) < self._day_span_us:
@@ -370,7 +357,7 @@ class Clusterer:
         if p.fact_weight and facts:
             theirs = self._vecs.facts(s)
             if theirs:
-                shared = sum(self._idf(f) for f in theirs if f in facts)
+                shared = sum(self._idfs.values_of(filter(facts.__contains__, theirs)))
                 agree = agreement(shared, fact_total, self._fact_total[s])
                 if agree is not None:
                     sim -= p.fact_weight * max(0.0, p.fact_center - agree)
@@ -389,8 +376,8 @@ class Clusterer:
             t -= p.headline_discount
         return t
 
-    def _story_score(self, q, art: _Query, facts: frozenset[int], fact_total: float, sid: int) -> tuple[float, int]:
-        """(score, most similar member) of story ``sid`` for the query vector ``q``.
+    def _story_score(self, art: _Query, facts: frozenset[int], fact_total: float, sid: int) -> tuple[float, int]:
+        """(score, most similar member) of story ``sid`` for the query (``_query``).
 
         Members compared: the first few (what the story is about) and the newest (where it
         went); bounded, so a huge story costs the same as a small one."""
@@ -402,7 +389,7 @@ class Clusterer:
         for mid in chosen:
             s = self._live(mid, art.when)
             if s is not None:
-                sims.append((self._similarity(q, art, facts, fact_total, s), mid))
+                sims.append((self._similarity(art, facts, fact_total, s), mid))
         if not sims:
             return 0.0, members[0]
         best, member = max(sims, key=lambda x: (x[0], -x[1]))
@@ -411,29 +398,30 @@ class Clusterer:
 
     def _decide(self, art: _Query, band_ids: set[int]) -> Decision:
         p = self.params
-        self._idf_cache = {}
+        idfs = self._idfs = IdfTable(self._terms)
         self._cos_cache = {}
         weight = self._vecs.tf.weight
-        qw, qn = weighted(art.tids, art.codes, weight, self._terms, self._idf_cache)
-        q = (qw, qn, {t: i for i, t in enumerate(qw)})
+        self._query = qw, qn = weighted(art.tids, art.codes, weight, idfs)
         facts = frozenset(art.facts)
-        fact_total = sum(self._idf(f) for f in art.facts)
+        fact_total = sum(idfs.values_of(art.facts))
 
         # 1. story candidates: cheap accumulation, exact cosine on the best few
-        acc = accumulate(q[0], self._terms, p)
-        # the best few by (score desc, id asc); tuples compare in C, no per-item key call, and
-        # only for the scores that can make it (ties with the last one included)
-        ids = self._ids
-        least = heapq.nlargest(p.rescore, acc.values())[-1] if 0 < p.rescore < len(acc) else -math.inf
-        top = heapq.nsmallest(p.rescore, [(-v, ids[s], s) for s, v in acc.items() if v >= least])
-        scored: list[tuple[float, int, int]] = []  # (cosine, article id, slot)
-        for _, aid, s in top:
-            if abs(self._when[s] - art.when) <= self._window_us:
-                scored.append((self._cosine(q, s), aid, s))
+        acc = accumulate(qw, self._terms, p)
+        # the best few by (score desc, id asc): tuples built and compared in C, no per-item key
+        # call, and only for the scores that can make it (ties with the last one included)
+        slots, scores = list(acc), list(acc.values())
+        if 0 < p.rescore < len(acc):
+            least = heapq.nlargest(p.rescore, scores)[-1]
+            keep = list(map(ge, scores, repeat(least)))
+            slots, scores = list(compress(slots, keep)), list(compress(scores, keep))
+        top = heapq.nsmallest(p.rescore, zip(map(neg, scores), map(self._ids.__getitem__, slots), slots, strict=True))
+        scored = [(aid, s) for _, aid, s in top if abs(self._when[s] - art.when) <= self._window_us]
+        for _, s in scored:  # their norms refresh whether or not a copy is found; cosines when needed
+            self._refresh(s)
 
         # 2. copies: LSH candidates plus the best story candidates, exact signature check
         cand_ids, cand_slots = [], []
-        for aid in sorted(band_ids.union(aid for _, aid, _ in scored)):
+        for aid in sorted(band_ids.union(aid for aid, _ in scored)):
             s = self._live(aid, art.when)
             if s is not None:
                 cand_ids.append(aid)
@@ -458,8 +446,8 @@ class Clusterer:
 
         # 3. story join: every candidate story scored against (a bounded set of) its members
         best_story, best_score, best_member, best_margin = None, 0.0, None, -1.0
-        for sid in sorted({self._story[s] for _, _, s in scored}):
-            score, member = self._story_score(q, art, facts, fact_total, sid)
+        for sid in sorted({self._story[s] for _, s in scored}):
+            score, member = self._story_score(art, facts, fact_total, sid)
             margin = score - self._threshold(art, self._slots[member])
             if margin > best_margin:
                 best_story, best_score, best_member, best_margin = sid, score, member, margin
@@ -478,7 +466,7 @@ class Clusterer:
                     "method": "story",
                     "cosine": round(best_score, 4),
                     "nearest": best_member,
-                    "shared_terms": shared_terms(q[0], tids, codes, weight, self._terms),
+                    "shared_terms": shared_terms(qw, tids, codes, weight, self._terms),
                 },
             )
         return Decision(

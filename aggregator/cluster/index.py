@@ -118,23 +118,37 @@ class TermIndex:
         try:
             return list(get(self._ids))
         except KeyError:
-            known = self._ids
-            for t in [t for t in terms if t not in known]:
-                self.id(t)
-            return list(get(known))
+            self._intern([t for t in dict.fromkeys(terms) if t not in self._ids])
+            return list(get(self._ids))
+
+    def _intern(self, new: list[str]) -> None:
+        """Give the unknown ``new`` terms the next ids, in order, as ``id`` would one by one
+        (in bulk: a young stream brings dozens of new terms with every article)."""
+        first, k = len(self.terms), len(new)
+        self._ids.update(zip(new, range(first, first + k), strict=True))
+        self.terms.extend(new)
+        self.df.frombytes(bytes(k * self.df.itemsize))
+        self._postings.extend([None] * k)
 
     def postings(self, tid: int) -> Iterable[int]:
         return self._postings[tid] or ()
 
+    @property
+    def postings_by_id(self) -> list[array | None]:
+        """Per term id its postings (None when it has none); read only, for ``accumulate``,
+        which walks a few hundred of them per decision."""
+        return self._postings
+
     def add(self, slot: int, tids: Iterable[int]) -> None:
         self.n_docs += 1
         df, postings, cap = self.df, self._postings, self.cap
+        first = array("i", (slot,))  # a term's first posting: copied (a slice is ≈ 3x cheaper than the constructor)
         for t in tids:
             df[t] += 1
             ids = postings[t]
             if ids is None:
                 if cap > 0:
-                    postings[t] = array("i", (slot,))
+                    postings[t] = first[:]
             else:
                 if len(ids) >= cap:
                     del ids[0]
