@@ -239,3 +239,48 @@ def test_bulk_interning_gives_the_ids_of_one_by_one():
     assert bulk.terms == one.terms and list(bulk.df) == list(one.df) == [0] * 9
     bulk.add(0, bulk.ids(["h2", "a"]))
     assert list(bulk.postings(bulk.id("h2"))) == [0] and bulk.df[bulk.id("a")] == 1
+
+
+def test_young_story_is_compared_with_its_founders():
+    """Clusterer._compared: a story younger than ramp_days is scored on its first story_members
+    members (a twin event's first report cannot pull the next ones in); an older story, a
+    headline-only article or founders_only=False: the first and the newest members."""
+    members = list(range(1, 13))
+    full = featurize("Quake", " ".join(words_text(3, 60)))
+    headline = featurize("Quake", "", "a short feed summary")
+
+    def compared(params, when, feats):
+        c = Clusterer(params)
+        for m in members:
+            c.restore(m, T0, full, story_id=1)
+        return c._compared(c._members(1), c._parse(99, when, feats))
+
+    first_and_newest = [1, 2, 3, 4, 9, 10, 11, 12]
+    assert compared(ClusterParams(), T0, full) == members[:8]
+    assert compared(ClusterParams(), T0 + timedelta(days=8), full) == first_and_newest
+    assert compared(ClusterParams(), T0, headline) == first_and_newest
+    assert compared(ClusterParams(founders_only=False), T0, full) == first_and_newest
+
+
+def test_a_headline_rerun_days_later_gets_the_title_bonus():
+    """Clusterer._title_bonus: titles sharing >= title_min_shared terms with a term Jaccard above
+    title_center add title_bonus * (Jaccard - centre); not for two headline-only items, not
+    for titles sharing fewer terms, and not when switched off."""
+    title = "Astronauts identify unknown microbes aboard the space station"
+    first = featurize(title, " ".join(words_text(3, 60)))
+    rerun = featurize(title, " ".join(words_text(5, 60)))
+    other = featurize("Astronauts return home after a long mission", " ".join(words_text(5, 60)))
+    later = T0 + timedelta(days=11)
+
+    def bonus(params, feats, restored=first):
+        c = Clusterer(params)
+        c.restore(1, T0, restored, story_id=1)
+        return c._title_bonus(c._parse(2, later, feats), c._slots[1])
+
+    p = ClusterParams()
+    assert bonus(p, rerun) == p.title_bonus * (1.0 - p.title_center)
+    assert bonus(p, other) == 0.0  # one shared title term
+    assert bonus(ClusterParams(title_bonus=0.0), rerun) == 0.0
+    stub = featurize(title, "", "a short feed summary")
+    assert bonus(p, stub, restored=stub) == 0.0  # both headline-only: the cosine is the title
+    assert bonus(p, stub) > 0.0  # one of them has page text
