@@ -64,3 +64,18 @@ def test_short_stubs_are_never_copies():
 def test_unrelated_text_is_not_a_copy():
     d = _feed(Clusterer(), [("A", " ".join(words_text(4, 25))), ("B", " ".join(words_text(5, 25)))])
     assert d[1].copy_of is None
+
+
+def test_same_words_in_another_order_are_not_a_copy():
+    # Shingle hashes are built from word hashes (FEATURE_VERSION 4): a hash blind to word order
+    # would see the reversed text as the same shingles, a verbatim copy.
+    words = " ".join(words_text(6, 25)).split()
+    d = _feed(Clusterer(), [("Tram budget", " ".join(words)), ("Tram budget", " ".join(reversed(words)))])
+    assert d[1].copy_of is None
+
+
+def test_reordered_sentences_are_still_a_copy():
+    # only the shingles across the sentence seams change
+    sents = words_text(7, 30)
+    d = _feed(Clusterer(), [("Ferry strike", " ".join(sents)), ("Ferry strike", " ".join(sents[15:] + sents[:15]))])
+    assert d[1].copy_of == 1 and d[1].role == WIRE

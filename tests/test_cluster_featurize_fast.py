@@ -1,10 +1,13 @@
-"""The fast featurize (issue 7) gives byte-identical Features to the implementation it replaced.
+"""The fast featurize (issue 7) gives the same Features as plain reference code.
 
-Stored features in users' databases stay valid only if scheme, signature, payload and language
-are the same bytes for every input, so the previous implementation is kept here, verbatim in
-behaviour (datasketch ``update_batch`` for the MinHash, the per-word tokeniser, the
-look-behind-first name regex), as the reference. Inputs: texts written for these tests (no
-third-party text), edge cases, and arbitrary Unicode from hypothesis.
+Two references. Tokeniser, names, language and every payload field but the shingle count are
+the implementation featurize had before issue 7, verbatim in behaviour (the per-word
+tokeniser, the look-behind-first name regex): stored payloads stay meaningful only if they do
+not drift. The signature and the shingle count follow the "xxw32" scheme of FEATURE_VERSION 4
+(a shingle's hash built from its words' hashes, see ``aggregator/cluster/fingerprint.py``),
+written here plainly — one shingle at a time in Python integers — with datasketch's
+``update_batch`` for the MinHash. Inputs: texts written for these tests (no third-party
+text), edge cases, and arbitrary Unicode from hypothesis.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from aggregator.cluster.params import FEATURE_VERSION
 
 # ---------------------------------------------------------------------------------------------
 # The reference: featurize as it was before issue 7 (aggregator/cluster/{features,fingerprint,
-# text}.py at commit eaceadc), trimmed to what featurize uses.
+# text}.py at commit eaceadc), trimmed to what featurize uses, with the shingle hashes and
+# signature of FEATURE_VERSION 4 ("xxw32") written plainly.
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NOSPACE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
@@ -122,16 +126,41 @@ def ref_first_sentences(s: str, max_words: int) -> str:
     return " ".join(out)
 
 
-def ref_shingles(tokens: list[str], k: int) -> set[bytes]:
+_M64 = (1 << 64) - 1
+
+
+def ref_position_key(j: int) -> int:
+    """splitmix64's j-th output, made odd: the multiplier of a shingle's j-th word."""
+    z = (j + 1) * 0x9E3779B97F4A7C15 & _M64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9 & _M64
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB & _M64
+    return z ^ (z >> 31) | 1
+
+
+def ref_shingle_hash(shingle: list[str]) -> int:
+    """xor of xxh32(word) * key(position) mod 2^64, murmur3's fmix64, low 32 bits."""
+    acc = 0
+    for j, word in enumerate(shingle):
+        acc ^= xxhash.xxh32_intdigest(word.encode("utf-8")) * ref_position_key(j) & _M64
+    acc ^= acc >> 33
+    acc = acc * 0xFF51AFD7ED558CCD & _M64
+    acc ^= acc >> 33
+    acc = acc * 0xC4CEB9FE1A85EC53 & _M64
+    acc ^= acc >> 33
+    return acc & 0xFFFFFFFF
+
+
+def ref_shingles(tokens: list[str], k: int) -> set[int]:
+    """Hashes of the distinct k-word shingles; a text shorter than k words is one shingle."""
     if not tokens:
         return set()
     if len(tokens) < k:
-        return {" ".join(tokens).encode("utf-8")}
-    return {" ".join(tokens[i : i + k]).encode("utf-8") for i in range(len(tokens) - k + 1)}
+        return {ref_shingle_hash(tokens)}
+    return {ref_shingle_hash(tokens[i : i + k]) for i in range(len(tokens) - k + 1)}
 
 
-def ref_signature(items: set[bytes], num_perm: int, seed: int) -> np.ndarray:
-    m = MinHash(num_perm=num_perm, seed=seed, scheme="affine32", hashfunc=xxhash.xxh32_intdigest)
+def ref_signature(items: set[int], num_perm: int, seed: int) -> np.ndarray:
+    m = MinHash(num_perm=num_perm, seed=seed, scheme="affine32", hashfunc=int)
     if items:
         m.update_batch(sorted(items))
     return np.asarray(LeanMinHash(m).hashvalues, dtype=np.uint32)
@@ -165,7 +194,7 @@ def ref_featurize(title: str, body: str, summary: str = "", p: ClusterParams | N
     title_names = set(ref_names(". " + title)) if title else set()
     salient = sorted(n for n, k in body_names.items() if k >= 2 or n in title_names)
     lang = ref_guess_language(body_words or ref_words(title))
-    days = weekdays(ref_words(title + " " + body[:1000]))  # FEATURE_VERSION 3
+    days = weekdays(ref_words(title + " " + body[:1000]))  # since FEATURE_VERSION 3
     payload = {
         "v": FEATURE_VERSION,
         "t": sorted(set(title_terms)),
@@ -269,25 +298,97 @@ def test_identical_on_filler_and_generated():
         same(rnd.choice(["", "Quarry", body[:60]]), body, rnd.choice(["", "summary words"]))
 
 
-def test_signature_matches_datasketch_bit_for_bit():
+def test_minhash_matches_datasketch_bit_for_bit():
     rnd = random.Random(11)
     for n in (0, 1, 2, 3, 50, 600, fingerprint._BLOCK - 1, fingerprint._BLOCK, fingerprint._BLOCK + 1, 9000):
-        items = {rnd.randbytes(rnd.randint(0, 40)) for _ in range(n)}
+        items = {rnd.getrandbits(32) for _ in range(n)} | ({0, 0xFFFFFFFF} if n > 2 else set())
+        hv = np.array(sorted(items), dtype=np.uint32)
         for num_perm, seed in ((128, 1), (64, 7), (1, 3), (200, 0)):
-            got = fingerprint.signature(items, num_perm, seed)
+            got = fingerprint.minhash(hv, num_perm, seed)
             assert got.dtype == np.uint32
             assert got.tobytes() == ref_signature(items, num_perm, seed).tobytes()
+
+
+def _fast_shingles(tokens: list[str], k: int) -> list[int]:
+    got = fingerprint.shingle_hashes(tokens, k)
+    assert got.dtype == np.uint32
+    return got.tolist()
 
 
 def test_shingles_match_reference():
     toks = text.words(_long_text(5, 30))
     for k in (1, 2, 3, 4, 7):
         for n in (0, 1, k - 1, k, k + 1, len(toks)):
-            assert fingerprint.shingles(toks[:n], k) == ref_shingles(toks[:n], k)
+            assert _fast_shingles(toks[:n], k) == sorted(ref_shingles(toks[:n], k))
     # tokens not from words(): spaces, empty strings, non-ASCII (the split shortcut must not apply)
     odd = ["a b", "", "ü", "c", "", "日本", "d e f"]
     for k in (1, 2, 3):
-        assert fingerprint.shingles(odd, k) == ref_shingles(odd, k)
+        assert _fast_shingles(odd, k) == sorted(ref_shingles(odd, k))
+
+
+def test_position_keys_are_distinct_and_odd():
+    keys = [fingerprint.position_key(j) for j in range(64)]
+    assert keys[:8] == [ref_position_key(j) for j in range(8)]
+    assert len(set(keys)) == 64 and all(key % 2 == 1 and key < 2**64 for key in keys)
+
+
+def test_word_order_matters():
+    # The same words in another order are other shingles: a b c != c b a != b a c.
+    orders = (["a", "b", "c"], ["c", "b", "a"], ["b", "a", "c"], ["a", "c", "b"])
+    assert len({tuple(_fast_shingles(o, 3)) for o in orders}) == 4
+    assert _fast_shingles(["x", "x", "y"], 3) != _fast_shingles(["y", "x", "x"], 3)
+    # a whole text reversed shares no shingle with itself (its words are all distinct)
+    toks = list(dict.fromkeys(text.words(_long_text(6, 20))))
+    assert not set(_fast_shingles(toks, 3)) & set(_fast_shingles(toks[::-1], 3))
+
+
+def test_repeated_shingles_count_once():
+    one = ["harbour", "council", "votes"]
+    assert len(_fast_shingles(one * 1, 3)) == 1
+    # "h c v h c v h c v": shingles hcv, cvh, vhc, hcv, cvh, vhc, hcv -> 3 distinct
+    assert _fast_shingles(one * 3, 3) == sorted(ref_shingles(one * 3, 3))
+    assert len(_fast_shingles(one * 3, 3)) == 3
+    assert len(_fast_shingles(["same"] * 500, 3)) == 1
+    body = " ".join(words_text(7, 20))
+    once, twice = featurize("", body), featurize("", body + " " + body)
+    # the repeat adds only the shingles that span the seam (2 for k=3, at most)
+    assert 0 < twice.data()["n"] - once.data()["n"] <= 2
+    assert fingerprint.jaccard(once.hashvalues(), twice.hashvalues()) > 0.9
+
+
+def test_empty_and_short_texts():
+    assert _fast_shingles([], 3) == []
+    assert featurize("", "").hashvalues().tolist() == [0xFFFFFFFF] * 128  # datasketch's empty sketch
+    assert featurize("", "").data()["n"] == 0
+    for toks in (["one"], ["one", "two"]):
+        got = _fast_shingles(toks, 3)
+        assert got == [ref_shingle_hash(toks)]  # a text shorter than a shingle is one shingle
+    # the short shingle is not a prefix of a longer one's hash, nor order-blind
+    assert _fast_shingles(["one", "two"], 3) != _fast_shingles(["two", "one"], 3)
+    assert _fast_shingles(["one", "two"], 3)[0] not in _fast_shingles(["one", "two", "three"], 3)
+    assert featurize("", "ab", "cd").data()["n"] == 1
+
+
+def test_non_ascii_words():
+    toks = ["straße", "東", "京", "서울", "ภาษา", "é", "e\u0301", "🚀", "ß", "это"]
+    for k in (1, 2, 3):
+        assert _fast_shingles(toks, k) == sorted(ref_shingles(toks, k))
+    # the bytes hashed are the UTF-8 of each word: "é" (one code point) is not "e" + accent
+    assert _fast_shingles(["é"], 1) != _fast_shingles(["e\u0301"], 1)
+    assert len(_fast_shingles(toks, 1)) == len(set(toks))
+
+
+_TOKENS = st.lists(st.sampled_from(["a", "b", "a b", "", "ü", "東", "🚀", "x" * 40]) | st.text(max_size=8), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tokens=_TOKENS,
+    k=st.integers(1, 6),
+)
+def test_shingle_hashes_match_reference_on_arbitrary_tokens(tokens, k):
+    tokens = [t.encode("utf-8", "ignore").decode("utf-8") for t in tokens]  # words() never holds surrogates
+    assert _fast_shingles(tokens, k) == sorted(ref_shingles(tokens, k))
 
 
 _TEXT = st.text(st.characters(codec="utf-8") | st.characters(), max_size=400)
@@ -372,6 +473,7 @@ def test_benchmark_smoke(capsys, tmp_path):
         "lead/terms",
         "names",
         "language",
+        "weekdays",
         "json",
     }
     summary = lines[-1]

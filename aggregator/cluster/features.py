@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .facts import weekdays
-from .fingerprint import shingles, signature
+from .fingerprint import minhash, shingle_hashes
 from .params import FEATURE_VERSION, ClusterParams
 from .text import content_terms, first_sentences, guess_language, words
 
@@ -37,7 +37,7 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=Tr
 
 @dataclass(frozen=True)
 class Features:
-    scheme: str  # e.g. "mh1:xxh32:k3:p128:s1:l60" — see ClusterParams.scheme
+    scheme: str  # e.g. "mh4:xxw32:k3:p128:s1:l100" — see ClusterParams.scheme
     signature: bytes  # MinHash values, numpy uint32 .tobytes()
     payload: str  # JSON: what the story stage needs without the article text
     language: str  # "en", "de", ... or "" when unknown
@@ -114,8 +114,8 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
     p = params or DEFAULT_PARAMS
     title = title or ""
     text, body_words, fallback = _body(text or "", summary or "", p)
-    sh = shingles(body_words, p.shingle)
-    sig = signature(sh, p.num_perm, p.seed)
+    sh = shingle_hashes(body_words, p.shingle)  # distinct: its length is the shingle-set size
+    sig = minhash(sh, p.num_perm, p.seed)
 
     # Story vector: title terms (weighted by the clusterer) + lead counts. Titles that merely
     # repeat as the first line of the text are not counted twice.

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURE_VERSION = 3  # bump when featurize's payload or tokenisation changes meaning
+# bump when featurize's payload, tokenisation or hashing changes meaning (4: shingle hashes built
+# from word hashes, "xxw32" in the scheme, see fingerprint.py)
+FEATURE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -76,4 +78,4 @@ class ClusterParams:
 
     @property
     def scheme(self) -> str:
-        return f"mh{FEATURE_VERSION}:xxh32:k{self.shingle}:p{self.num_perm}:s{self.seed}:l{self.lead_words}"
+        return f"mh{FEATURE_VERSION}:xxw32:k{self.shingle}:p{self.num_perm}:s{self.seed}:l{self.lead_words}"
