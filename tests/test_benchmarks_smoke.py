@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest
 
@@ -59,3 +60,25 @@ def test_memory_smoke(capsys):
     summary = _lines(capsys)[-1]
     assert summary["summary"] is True and summary["articles"] == 300
     assert summary["rss_mb"] > 0
+
+
+def test_twins_lists_over_merges_and_splits(capsys, tmp_path):
+    from test_cluster_texts import CHESS, FILLER, words_text
+
+    from benchmarks import twins
+
+    body = " ".join(words_text(11, 25))
+    rows = [
+        {"id": "a1", "cluster": "A", "title": "Quarry council vote", "text": body},
+        {"id": "b1", "cluster": "B", "title": "Quarry council vote (AP)", "text": body},  # a twin, copied
+        {"id": "c1", "cluster": "C", "title": CHESS[0], "text": CHESS[1]},
+        {"id": "c2", "cluster": "C", "title": FILLER[0][0], "text": FILLER[0][1]},  # split off
+    ]
+    path = tmp_path / "twins.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    twins.main([str(path)])
+    out = capsys.readouterr().out
+    assert "STORY 0 founded by A: {'A': 1, 'B': 1}" in out
+    assert "#1 b1 -> story 0 (a1) COPY of #0" in out
+    assert "EVENT C: 2 articles in stories {2: 1, 3: 1}" in out
+    assert "founded #3 c2" in out

@@ -11,9 +11,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from test_cluster_texts import CHESS, words_text
 
-from aggregator.cluster import COPY, REPORT, WIRE, Clusterer, featurize
+from aggregator.cluster import COPY, REPORT, WIRE, Clusterer, ClusterParams, featurize
+from aggregator.cluster.copies import best_copy
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 
@@ -79,3 +81,57 @@ def test_reordered_sentences_are_still_a_copy():
     sents = words_text(7, 30)
     d = _feed(Clusterer(), [("Ferry strike", " ".join(sents)), ("Ferry strike", " ".join(sents[15:] + sents[:15]))])
     assert d[1].copy_of == 1 and d[1].role == WIRE
+
+
+# A newsletter box that page extraction keeps under every article of one outlet: on a short
+# article it is half the shingles (ECB+ through the loopback newsroom, benchmarks.e2e).
+FOOTER = (
+    "Sign up for The Daily Briefing. The day's top stories from the {outlet}, delivered "
+    "every morning. By signing up you agree to our Terms of Service and Privacy Policy."
+)
+FIRE = (
+    "Fire at Waitrose supermarket may have been arson",
+    "Police are continuing to investigate a fire at a Waitrose supermarket in Wellington. Staff are "
+    "today turning away customers. Shoppers have been arriving at the supermarket unaware of the fire "
+    "at the weekend. Police say it may have been arson.",
+)
+HEIST = (
+    "Robbers in drag steal jewels from Paris diamond store",
+    "Robbers dressed as women stole jewels worth 80 million euros from a diamond store in Paris.",
+)
+
+
+def _with_footer(item, outlet="Valley Courier"):
+    title, text = item
+    return title, text + "\n" + FOOTER.format(outlet=outlet)
+
+
+def test_shared_page_chrome_is_not_a_copy():
+    # the shingles alone call the heist a copy of the fire (containment ~0.8: the footer);
+    # their titles and leads have nothing but the footer in common
+    d = _feed(Clusterer(), [_with_footer(FIRE), _with_footer(HEIST)])
+    assert d[1].copy_of is None
+    assert d[1].story_id == 2
+
+
+def test_short_wire_copy_under_other_chrome_is_still_a_copy():
+    retitled = ("Police suspect arson in Waitrose fire", FIRE[1])
+    d = _feed(Clusterer(), [_with_footer(FIRE), _with_footer(retitled, "Harbor City Herald")])
+    assert d[1].copy_of == 1 and d[1].story_id == 1
+
+
+def test_an_unconfirmed_copy_gives_way_to_the_next_candidate():
+    body = " ".join(words_text(8, 25))
+    trimmed = " ".join(words_text(8, 25)[:20])
+    sigs = [featurize("t", x) for x in (body, trimmed, body)]
+    query = sigs[2]
+    ids = [1, 2]
+    matrix = np.stack([sigs[0].hashvalues(), sigs[1].hashvalues()])
+    sizes = [sigs[0].data()["n"], sigs[1].data()["n"]]
+    p = ClusterParams()
+    best, _ = best_copy(query.hashvalues(), query.data()["n"], ids, matrix, sizes, p)
+    assert best.article_id == 1  # the verbatim one
+    best, seen = best_copy(query.hashvalues(), query.data()["n"], ids, matrix, sizes, p, lambda aid: aid != 1)
+    assert best.article_id == 2 and seen.article_id == 1
+    best, _ = best_copy(query.hashvalues(), query.data()["n"], ids, matrix, sizes, p, lambda aid: False)
+    assert best is None

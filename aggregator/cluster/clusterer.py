@@ -442,6 +442,12 @@ class Clusterer:
         half = p.story_members // 2
         return members[:half] + members[-half:]
 
+    def _reads_alike(self, aid: int) -> bool:
+        """A copy must also read like the same story: title + lead cosine at least
+        ``copy_min_cosine`` (params.py). Shingles alone are fooled by page chrome on short
+        articles; the query vector (``_query``) is set before copies are looked for."""
+        return self._cosine(self._slots[aid]) >= self.params.copy_min_cosine
+
     def _decide(self, art: _Query, band_ids: set[int]) -> Decision:
         p = self.params
         idfs = self._idfs = IdfTable(self._terms)
@@ -473,7 +479,9 @@ class Clusterer:
                 cand_ids.append(aid)
                 cand_slots.append(s)
         n_shingles = [self._n_shingles[s] for s in cand_slots]
-        copy, overlap = best_copy(art.sig, art.n_shingles, cand_ids, self._sigs[cand_slots], n_shingles, p)
+        copy, overlap = best_copy(
+            art.sig, art.n_shingles, cand_ids, self._sigs[cand_slots], n_shingles, p, self._reads_alike
+        )
 
         if copy is not None:
             role = role_for(copy.article_id, copy.jaccard, copy.containment, p)

@@ -2,11 +2,14 @@
 
 A copy needs (1) enough text on both sides — boilerplate and video stubs share their few
 shingles with everything — and (2) most of the *new* article's shingles found in the earlier
-one (containment), which covers a truncated wire copy whose Jaccard is small.
+one (containment), which covers a truncated wire copy whose Jaccard is small, and (3) the two
+reading alike as stories (the caller's ``confirm``): page chrome that extraction kept, a
+newsletter box under every article of an outlet, is most of the shingles of a short article.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +37,15 @@ def best_copy(
     sigs: np.ndarray,
     n_other: list[int],
     p: ClusterParams,
+    confirm: Callable[[int], bool] | None = None,
 ) -> tuple[CopyMatch | None, CopyMatch | None]:
     """(best match that qualifies as a copy, best overlap seen at all) over the candidates.
 
     Candidate ``i`` is article ``ids[i]`` with signature ``sigs[i]`` (one row of a matrix: the
     signatures are compared in one numpy pass) and ``n_other[i]`` shingles, in a deterministic
-    order; ties go to the earliest article (the original rather than a copy of it)."""
+    order; ties go to the earliest article (the original rather than a copy of it). A candidate
+    that passes the shingle tests qualifies only if ``confirm(article id)`` holds as well (the
+    clusterer's check that the two also read alike: ``Clusterer._reads_alike``)."""
     best: CopyMatch | None = None
     seen: CopyMatch | None = None
     if not ids:
@@ -58,5 +64,6 @@ def best_copy(
         if c < p.copy_containment:
             continue
         if best is None or (c, j, -aid) > (best.containment, best.jaccard, -best.article_id):
-            best = m
+            if confirm is None or confirm(aid):
+                best = m
     return best, seen
