@@ -127,6 +127,10 @@ def extract_page(html: str, url: str) -> Extracted:
     # The head is read before trafilatura, while the page just decoded is still in the CPU's
     # caches: after trafilatura has walked its trees the same scan cost 3x the CPU (0.3 vs 0.9 ms
     # per page on ../shared/data/pages), and trafilatura's own CPU did not grow by the difference.
+    # trafilatura gets the string, not a tree parsed here and shared with the head scan:
+    # bare_extraction copies a tree it is given, +2.7 M instructions per page (callgrind, 40 of
+    # those pages), while this whole scan is 1.0 M (0.34 ms) and an XPath read of the head from
+    # the tree still took 0.26 ms. The text was the same on all 250 pages either way.
     started = time.thread_time()
     head = head_metadata(html)
     started = charge("head_metadata", started)
