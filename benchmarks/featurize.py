@@ -139,7 +139,7 @@ def stage_passes(rows: list[tuple[str, str]], p: ClusterParams) -> dict[str, Cal
         "signature": lambda: each(xs, lambda x: minhash(x[4], n, seed)),
         "lead/terms": lambda: each(xs, lambda x: F._story_terms(words(x[0]), F._lead(x[0], x[2], p))),
         "names": lambda: each(xs, lambda x: F._name_fields(x[0], x[5], x[2])),
-        "language": lambda: each(xs, lambda x: guess_language(x[3] or x[6])),
+        "language": lambda: each(xs, lambda x: guess_language(x[3] or list(map(str.encode, x[6])))),
         "weekdays": lambda: each(xs, lambda x: weekdays(x[6] + words(x[2][: F._DAY_SCAN_CHARS]))),
         "json": lambda: each(xs, lambda x: F._JSON.encode(x[7])),
     }

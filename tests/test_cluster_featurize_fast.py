@@ -310,7 +310,7 @@ def test_minhash_matches_datasketch_bit_for_bit():
 
 
 def _fast_shingles(tokens: list[str], k: int) -> list[int]:
-    got = fingerprint.shingle_hashes(tokens, k)
+    got = fingerprint.shingle_hashes([t.encode() for t in tokens], k)
     assert got.dtype == np.uint32
     return got.tolist()
 
@@ -451,8 +451,42 @@ def test_words_non_ascii_word_character_anywhere():
 def test_words_match_reference(s):
     assert text.words(s) == ref_words(s)
     toks = ref_words(s)
+    assert text.word_bytes(s) == [t.encode() for t in toks]
     assert text.content_terms(toks) == ref_content_terms(toks)
-    assert text.guess_language(toks) == ref_guess_language(toks)
+    assert text.guess_language([t.encode() for t in toks]) == ref_guess_language(toks)
+
+
+def test_plain_chars_are_spaces_whatever_surrounds_them():
+    # What lets words() skip NFKC and casefold on a text whose only non-ASCII characters are
+    # text.PLAIN_CHARS: each is unchanged by casefold, not a word character, never reordered
+    # (combining class 0), and NFKC maps it to itself or to ASCII non-word characters ...
+    for c in text.PLAIN_CHARS:
+        nfkc = unicodedata.normalize("NFKC", c)
+        assert not c.isascii() and c.casefold() == c and not c.isalnum(), hex(ord(c))
+        assert unicodedata.combining(c) == 0, hex(ord(c))
+        assert nfkc == c or (nfkc.isascii() and not re.search(r"\w", nfkc)), hex(ord(c))
+    # ... and NFKC composes none of them, nor an ASCII character, with what precedes: neither
+    # is part of any canonical decomposition into two characters.
+    for cp in range(sys.maxunicode + 1):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<") and " " in d:
+            second = chr(int(d.split()[1], 16))
+            assert second not in text.PLAIN_CHARS and not second.isascii(), hex(cp)
+            assert not text.PLAIN_CHARS.intersection(chr(int(x, 16)) for x in d.split()), hex(cp)
+
+
+_PLAIN_TEXT = st.text(st.sampled_from(sorted(text.PLAIN_CHARS)) | st.characters(max_codepoint=127), max_size=300)
+
+
+@settings(max_examples=500, deadline=None)
+@given(s=_PLAIN_TEXT, other=st.sampled_from(["", "é", "e\u0301", "\u2122", "\u00b7", "\ud800", "東", "\u0301"]))
+def test_plain_texts_match_reference(s, other):
+    # Texts of ASCII and PLAIN_CHARS take the bytes shortcut; one other character anywhere
+    # (a letter, a combining mark, "™" which NFKC makes "TM", a surrogate) must not.
+    for t in (s, s + other, other + s, s[: len(s) // 2] + other + s[len(s) // 2 :]):
+        toks = ref_words(t)
+        assert text.words(t) == toks
+        assert text.word_bytes(t) == [w.encode() for w in toks]
 
 
 def test_benchmark_smoke(capsys, tmp_path):

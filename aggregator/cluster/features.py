@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ import numpy as np
 from .facts import weekdays
 from .fingerprint import minhash, shingle_hashes
 from .params import FEATURE_VERSION, ClusterParams
-from .text import content_terms, first_sentences, guess_language, words
+from .text import content_terms, first_sentences, guess_language, word_bytes, words
 
 DEFAULT_PARAMS = ClusterParams()
 _SHORT_TEXT_WORDS = 40  # below this the page text is treated as missing (headline-only fallback)
@@ -57,24 +58,26 @@ class Features:
         return json.loads(self.payload) if self.payload else {}
 
 
-def _names(text: str) -> list[str]:
+def _names(text: str, end: int = sys.maxsize) -> list[str]:
     """Capitalised words that do not start a sentence: a cheap, language-neutral name guess.
 
     One regex scan: an upper-case letter (any script) at a word start, not right after
     sentence punctuation, a quote or a line break, and not at the very start (the look-behinds
-    still see the first character when the scan starts at 1)."""
-    return list(map(str.casefold, _NAME.findall(text, 1)))
+    still see the first character when the scan starts at 1). Nothing from ``end`` on is read,
+    as if the text were cut there (without copying it)."""
+    return list(map(str.casefold, _NAME.findall(text, 1, end)))
 
 
-def _body(text: str, summary: str, p: ClusterParams) -> tuple[str, list[str], bool]:
-    """(text, its first words, headline-only?): what is shingled and where names are looked for."""
+def _body(text: str, summary: str, p: ClusterParams) -> tuple[str, list[bytes], bool]:
+    """(text, its first words UTF-8 encoded, headline-only?): what is shingled and where names
+    are looked for."""
     text = text[: p.max_text_words * _CHARS_PER_WORD]  # bounds the cost of a huge page
-    body_words = words(text)
+    body_words = word_bytes(text)
     fallback = len(body_words) < _SHORT_TEXT_WORDS
     if fallback:
         # Page text missing or a stub: cluster on headline + feed summary instead.
         text = " ".join(x for x in (text, summary) if x)
-        body_words = words(text)
+        body_words = word_bytes(text)
     return text, body_words[: p.max_text_words], fallback
 
 
@@ -104,7 +107,7 @@ def _story_terms(title_words: list[str], lead: str) -> tuple[list[str], list[str
 def _name_fields(title: str, lead: str, text: str) -> tuple[list[str], list[str]]:
     """(names in title and lead, salient names: twice in the text or also in the title)."""
     names = sorted(set(_names(title + ". " + lead)))
-    body_names = Counter(_names(text[:_NAME_SCAN_CHARS]))
+    body_names = Counter(_names(text, _NAME_SCAN_CHARS))
     title_names = set(_names(". " + title)) if title else set()
     salient = sorted(n for n, k in body_names.items() if k >= 2 or n in title_names)
     return names, salient
@@ -123,7 +126,7 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
     title_words = words(title)
     title_terms, lead_terms, nums = _story_terms(title_words, lead)
     names, salient = _name_fields(title, lead, text)
-    lang = guess_language(body_words or title_words)
+    lang = guess_language(body_words or list(map(str.encode, title_words)))
     days = weekdays(title_words + words(text[:_DAY_SCAN_CHARS]))
     payload = {
         "v": FEATURE_VERSION,

@@ -22,9 +22,31 @@ _WORD_OR_CHAR = re.compile(f"[^\\W{_NOSPACE_CHARS}]+|(?=\\w)[{_NOSPACE_CHARS}]")
 # ASCII characters that are not \w, mapped to a space (str.translate with a 1:1 ASCII table is
 # a C loop over a small cache).
 _ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
+# The same for bytes, with upper-case letters lower-cased as well: one bytes.translate pass
+# does what lower() then translate() did (bytes >= 128 never reach it).
+_PLAIN_TABLE = bytes(
+    c + 32 if 65 <= c <= 90 else c if c < 128 and (chr(c).isalnum() or c == 95) else 32 for c in range(256)
+)
+# Non-ASCII characters that tokenising treats as a space whatever surrounds them: not
+# alphanumeric, unchanged by casefold, combining class 0, in no canonical decomposition into
+# two characters (NFKC never composes them with a neighbour; nor an ASCII character, which is
+# never the second of such a pair), and NFKC maps each to itself or to ASCII non-word
+# characters ("…" to "...", no-break spaces to " "). These are the quotes, dashes and symbols of
+# most English pages: 130 of the 250 pages of ../shared/data/pages have no other non-ASCII
+# character (62 more are ASCII). tests/test_cluster_featurize_fast.py checks every condition.
+PLAIN_CHARS = frozenset(
+    "\u2018\u2019\u201a\u201c\u201d\u201e\u2039\u203a\u00ab\u00bb"  # quotes
+    "\u2010\u2012\u2013\u2014\u2015"  # hyphen, dashes
+    "\u2026\u2020\u2021\u2022\u2032\u25cf\u00b7\u00a1\u00bf\u00a7\u00b6"  # ellipsis, marks, bullets
+    "\u00a2\u00a3\u00a5\u20ac\u00a9\u00ae\u00b0\u00b1\u00d7\ufffd"  # currency, symbols
+    "\u00a0\u2009\u202f\u00ad\u200b\u200c\u200d\u200e\u200f\ufeff"  # spaces, invisible
+)
 _NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")
 _ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+# A run of whitespace right after sentence punctuation. Written whitespace-first, the look-behind
+# checking the punctuation and the first space together: the regex engine then skips ahead to
+# the next space, where a look-behind first is tried at every position. Same matches.
+_SENTENCE_END = re.compile(r"\s(?<=[.!?。！？]\s)\s*")
 
 STOPWORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
@@ -106,16 +128,48 @@ def _has_non_ascii_word_char(text: str) -> bool:
     return any(map(str.isalnum, set(_ASCII_RUNS.sub("", text))))
 
 
+def _plain(text: str) -> bytes | None:
+    """``text`` as ASCII bytes (each non-ASCII character a "?") when it has no non-ASCII
+    characters but ``PLAIN_CHARS``, else None. Such a text needs neither NFKC, nor casefold,
+    nor the surrogate clean-up: its words are its ASCII words, lower-cased."""
+    if text.isascii():  # O(1) in CPython
+        return text.encode("ascii")
+    # A text in another script has a non-ASCII word character at once: the search of a short
+    # prefix finds it before the whole text is copied by the regex that drops the ASCII runs.
+    if _NON_ASCII_WORD.search(text, 0, 200) or not PLAIN_CHARS.issuperset(_ASCII_RUNS.sub("", text)):
+        return None
+    return text.encode("ascii", "replace")
+
+
+def word_bytes(text: str) -> list[bytes]:
+    """``words(text)``, each word UTF-8 encoded: what the shingle hashes and the language guess
+    take. A plain text (see ``_plain``) is split as bytes, never decoded: 1,000 words are then
+    not encoded one by one for hashing (60 µs per page of ../shared/data/pages)."""
+    plain = _plain(text)
+    if plain is not None:
+        return plain.translate(_PLAIN_TABLE).split()
+    return list(map(str.encode, _normalized_words(text)))
+
+
 def words(text: str) -> list[str]:
     """Casefolded words (\\w+ runs); characters of space-less scripts become one word each.
 
     The regex scan is the slow way to find them (a Unicode category test per character, an
     object per match), so exact shortcuts come first. In ASCII, \\w is [a-z0-9_] and every other
-    character can become a space for str.split(). Text whose only non-ASCII characters are not
-    word characters (curly quotes, dashes, no-break spaces: most English pages) is the same
-    after each of those becomes a "?". Otherwise a whitespace-separated piece that is all
-    alphanumeric is one \\w run (\\w is isalnum() or "_", whitespace never is), and only the
-    other pieces (with punctuation) go through the regex."""
+    character can become a space for split(); so can the ``PLAIN_CHARS`` of a text that has no
+    other non-ASCII characters (most English pages)."""
+    plain = _plain(text)
+    if plain is not None:
+        return plain.translate(_PLAIN_TABLE).decode("ascii").split()
+    return _normalized_words(text)
+
+
+def _normalized_words(text: str) -> list[str]:
+    """``words`` of a text that is not plain: NFKC + casefold first. Text whose only non-ASCII
+    characters are still not word characters is the same after each of those becomes a "?".
+    Otherwise a whitespace-separated piece that is all alphanumeric is one \\w run (\\w is
+    isalnum() or "_", whitespace never is), and only the other pieces (with punctuation) go
+    through the regex."""
     text = normalize(text)
     if text.isascii():
         return text.translate(_ASCII_NON_WORD).split()
@@ -134,27 +188,27 @@ def words(text: str) -> list[str]:
     return out
 
 
-_LANGS_OF: dict[str, tuple[str, ...]] = {}
+# Stopwords UTF-8 encoded, with their languages: the language guess reads word_bytes().
+_LANGS_OF: dict[bytes, tuple[str, ...]] = {}
 for _lang, _stop in STOPWORDS.items():
-    for _w in _stop:
+    for _w in map(str.encode, _stop):
         _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
+_IS_STOPWORD = frozenset(_LANGS_OF).__contains__
 
 
-_STOPWORD_SET = frozenset(_LANGS_OF)
-
-
-def guess_language(tokens: list[str]) -> str:
-    """The language whose stopwords cover most tokens, or "" when the evidence is thin."""
+def guess_language(tokens: list[bytes]) -> str:
+    """The language whose stopwords cover most tokens (UTF-8 words), or "" when the evidence is
+    thin."""
     if not tokens:
         return ""
     sample = tokens[:400]
-    # Count the sample once in C and visit only the distinct stopwords in it (a few dozen),
-    # instead of a dict lookup per token.
-    counts = Counter(sample)
+    # Only the stopwords of the sample are counted (the membership test runs in C, inside
+    # filter); then the distinct ones (a few dozen) are visited, not every token.
+    counts = Counter(filter(_IS_STOPWORD, sample))
     hits = dict.fromkeys(STOPWORDS, 0)
-    for w in _STOPWORD_SET.intersection(counts):  # iterates the sample's words, not the lists
+    for w, n in counts.items():
         for lang in _LANGS_OF[w]:
-            hits[lang] += counts[w]
+            hits[lang] += n
     best, best_hits = "", 0
     for lang in STOPWORDS:  # dict order: ties go to the first language, as before
         if hits[lang] > best_hits:
@@ -162,7 +216,7 @@ def guess_language(tokens: list[str]) -> str:
     # at least 3 hits and 8 % of the sample: headlines alone are often too short to tell
     if best_hits >= 3 and best_hits >= 0.08 * len(sample):
         return best
-    return script_language(" ".join(sample[:50]))
+    return script_language(b" ".join(sample[:50]).decode())
 
 
 def script_language(text: str) -> str:
