@@ -68,10 +68,14 @@ def test_twin_event_in_another_town_founds_its_own_story():
 
 def test_without_the_fact_penalty_the_twins_merge():
     # what the penalties are for: the topic words alone make the twins look like one story
-    # (the weekday check alone also separates these: Friday/Saturday vs Sunday)
-    a, _, b = _stories(ClusterParams(fact_weight=0.0, day_weight=0.0))[-3:]
+    # (the weekday check alone also separates these: Friday/Saturday vs Sunday). Unweighted
+    # names (name_weight=1): weighted, the different names and the threshold that goes with
+    # them already keep these two apart.
+    a, _, b = _stories(ClusterParams(fact_weight=0.0, day_weight=0.0, name_weight=1.0))[-3:]
     assert b == a
-    a, _, b = _stories(ClusterParams(fact_weight=0.0))[-3:]
+    a, _, b = _stories(ClusterParams(fact_weight=0.0, name_weight=1.0))[-3:]
+    assert b != a
+    a, _, b = _stories(ClusterParams(fact_weight=0.0, day_weight=0.0))[-3:]
     assert b != a
 
 

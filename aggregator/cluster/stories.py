@@ -21,31 +21,37 @@ import numpy as np
 
 from .index import TermIndex
 from .params import ClusterParams
+from .text import fold
 
 
 class TfWeights:
-    """Sub-linear term weights ``1 + log(tf)``, one small code per distinct tf.
+    """Term weights ``1 + log(tf)``, times ``name_weight`` for a name, one small code per
+    distinct (tf, name) pair.
 
     tf is a lead count plus ``title_weight`` for a title term: a few dozen distinct values in a
     whole stream, so a vector stores a 2-byte code per term instead of a float, and the weight
-    read back is the very float computed once from that tf."""
+    read back is the very float computed once from that pair."""
 
-    def __init__(self) -> None:
-        self.weight: list[float] = []  # code → 1 + log(tf)
-        self._codes: dict[float, int] = {}
+    def __init__(self, name_weight: float = 1.0) -> None:
+        self.weight: list[float] = []  # code → weight
+        self._codes: dict[tuple[float, bool], int] = {}
+        self._name_weight = name_weight
 
-    def code(self, tf: float) -> int:
-        c = self._codes.get(tf)
+    def code(self, tf: float, name: bool = False) -> int:
+        key = (tf, name)
+        c = self._codes.get(key)
         if c is None:
-            c = self._codes[tf] = len(self.weight)
-            self.weight.append(1.0 + math.log(tf))
+            c = self._codes[key] = len(self.weight)
+            w = 1.0 + math.log(tf)
+            self.weight.append(w * self._name_weight if name else w)
         return c
 
-    def codes(self, tfs: list[float]) -> list[int]:
+    def codes(self, tfs: list[float], names: list[bool]) -> list[int]:
+        keys = list(zip(tfs, names, strict=True))
         try:
-            return lookup(self._codes, tfs)
+            return lookup(self._codes, keys)
         except KeyError:
-            return [self.code(tf) for tf in tfs]
+            return [self.code(*k) for k in keys]
 
 
 def lookup(table: dict, keys: list) -> list:
@@ -61,7 +67,8 @@ def story_terms(data: dict, p: ClusterParams, index: TermIndex, tfw: TfWeights) 
 
     tf is the lead count plus ``title_weight`` for a title term, as the float sums of the
     dict-of-str vectors had it (an int count and the float it was summed into are equal keys
-    and give the same ``log``)."""
+    and give the same ``log``). A term that is one of the payload's ``names`` (capitalised
+    words of title and lead, not at a sentence start; folded like the terms) is a name."""
     tf = data.get("l", {})
     title = data.get("t", ())
     if title:
@@ -74,7 +81,8 @@ def story_terms(data: dict, p: ClusterParams, index: TermIndex, tfw: TfWeights) 
     if values and min(values) <= 0:  # a zero count: no weight (never from featurize)
         keep = [i for i, n in enumerate(values) if n > 0]
         terms, values = [terms[i] for i in keep], [values[i] for i in keep]
-    return index.ids(terms), tfw.codes(values)
+    names = {fold(n) for n in data.get("names", ())}
+    return index.ids(terms), tfw.codes(values, list(map(names.__contains__, terms)))
 
 
 class VectorPool:
@@ -86,8 +94,8 @@ class VectorPool:
     live entries (amortised a few copies per entry; the arrays stay ≤ 1.25x what is live).
     ≈ 6 bytes per term against ≈ 100 for a str → float dict entry."""
 
-    def __init__(self) -> None:
-        self.tf = TfWeights()
+    def __init__(self, name_weight: float = 1.0) -> None:
+        self.tf = TfWeights(name_weight)
         self._terms = array("i")
         self._codes = array("H")  # widened to "I" should a stream ever show 65,536 distinct tfs
         self._start = array("q")  # per slot; -1: free
