@@ -222,8 +222,9 @@ def norm(tids: Sequence[int], codes: Sequence[int], weight: list[float], idfs: I
     return math.sqrt(sum(map(mul, ws, ws)))
 
 
-def dot(query: dict[int, float], tids: Sequence[int], codes: Sequence[int], weight: list[float],
-        idfs: IdfTable) -> float:
+def dot(
+    query: dict[int, float], tids: Sequence[int], codes: Sequence[int], weight: list[float], idfs: IdfTable
+) -> float:
     """Dot product of the IDF-weighted query with a member's vector weighted by the same IDFs.
 
     The shared terms are taken in the member's order, which is the query's (both are in
@@ -238,8 +239,14 @@ def dot(query: dict[int, float], tids: Sequence[int], codes: Sequence[int], weig
     return sum(map(mul, products, idfs.values_of(common)))
 
 
-def shared_terms(query: dict[int, float], tids: Iterable[int], codes: Iterable[int], weight: list[float],
-                 index: TermIndex, k: int = 8) -> list[str]:
+def shared_terms(
+    query: dict[int, float],
+    tids: Iterable[int],
+    codes: Iterable[int],
+    weight: list[float],
+    index: TermIndex,
+    k: int = 8,
+) -> list[str]:
     """The ``k`` terms contributing most to the cosine of the query with a member (evidence)."""
     words = index.terms
     common = [(query[t] * weight[c], words[t]) for t, c in zip(tids, codes, strict=True) if t in query]
