@@ -129,7 +129,7 @@ def stage_passes(rows: list[tuple[str, str]], p: ClusterParams) -> dict[str, Cal
     for title, text in rows:
         body, body_words, _fallback = F._body(text, "", p)
         sh = shingle_hashes(body_words, p.shingle)
-        lead = F._lead(title, body, p)
+        lead = F._lead(title, body, p)[0]
         title_words = words(title)
         xs.append((title, text, body, body_words, sh, lead, title_words, F.featurize(title, text, "", p).data()))
     k, n, seed = p.shingle, p.num_perm, p.seed
@@ -137,7 +137,7 @@ def stage_passes(rows: list[tuple[str, str]], p: ClusterParams) -> dict[str, Cal
         "tokenise": lambda: each(xs, lambda x: F._body(x[1], "", p)),
         "shingles": lambda: each(xs, lambda x: shingle_hashes(x[3], k)),
         "signature": lambda: each(xs, lambda x: minhash(x[4], n, seed)),
-        "lead/terms": lambda: each(xs, lambda x: F._story_terms(words(x[0]), F._lead(x[0], x[2], p))),
+        "lead/terms": lambda: each(xs, lambda x: F._story_terms(words(x[0]), F._lead(x[0], x[2], p)[0])),
         "names": lambda: each(xs, lambda x: F._name_fields(x[0], x[5], x[2])),
         "language": lambda: each(xs, lambda x: guess_language(x[3] or list(map(str.encode, x[6])))),
         "weekdays": lambda: each(xs, lambda x: weekdays(x[6] + words(x[2][: F._DAY_SCAN_CHARS]))),

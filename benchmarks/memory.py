@@ -136,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             for key in ("t", "sal"):
                 data[key] = sorted({w if rng.random() > 0.33 else vocab[int(rng.integers(0, len(vocab)))]
                                     for w in data.get(key, [])})
-            data["l"] = {(w if rng.random() > 0.33 else vocab[int(rng.integers(0, len(vocab)))]): c
-                         for w, c in data.get("l", {}).items()}
+            for key in ("l", "b"):  # "b": body terms after the lead (FEATURE_VERSION 5)
+                if key in data:
+                    data[key] = {(w if rng.random() > 0.33 else vocab[int(rng.integers(0, len(vocab)))]): c
+                                 for w, c in data[key].items()}
             sig = rng.integers(0, 2**32, 128, dtype=np.uint64).astype(np.uint32).tobytes()
             feats = Features(scheme=scheme, signature=sig, language=data.get("lang", ""),
                              payload=json.dumps(data, separators=(",", ":"), sort_keys=True))

@@ -195,6 +195,11 @@ def ref_featurize(title: str, body: str, summary: str = "", p: ClusterParams | N
     salient = sorted(n for n, k in body_names.items() if k >= 2 or n in title_names)
     lang = ref_guess_language(body_words or ref_words(title))
     days = weekdays(ref_words(title + " " + body[:1000]))  # since FEATURE_VERSION 3
+    # since FEATURE_VERSION 5: content terms of the body_words words after the lead's words,
+    # leaving out title and lead terms
+    after = ref_words(lead_src[: (p.lead_words + p.body_words) * 12])[len(ref_words(lead)) :][: p.body_words]
+    seen = set(title_terms) | set(lead_terms)
+    body_terms = Counter(t for t in ref_content_terms(after) if t not in seen) if p.body_words > 0 else {}
     payload = {
         "v": FEATURE_VERSION,
         "t": sorted(set(title_terms)),
@@ -208,6 +213,8 @@ def ref_featurize(title: str, body: str, summary: str = "", p: ClusterParams | N
         "fb": fallback,
         "wd": days,
     }
+    if body_terms:
+        payload["b"] = dict(sorted(body_terms.items()))
     dumped = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return p.scheme, sig.tobytes(), dumped, lang
 

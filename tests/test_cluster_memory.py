@@ -161,7 +161,9 @@ def test_story_terms_weights_are_the_float_sums():
 def test_restored_window_costs_a_few_kilobytes_per_article():
     """Memory, not time: what restoring articles allocates per article (band index, term
     index and columns included). The per-article objects it replaced cost ≈ 42 KB."""
-    base = [featurize(f"Works at site {k}", " ".join(words_text(300 + k, 18))) for k in range(20)]
+    # 30 sentences: a full lead and body_words of body terms (payload "b") after it
+    base = [featurize(f"Works at site {k}", " ".join(words_text(300 + k, 30))) for k in range(20)]
+    assert all(len(f.data().get("b", ())) >= 5 for f in base)
     rng = np.random.default_rng(1)
     feats = []
     for k in range(4000):
@@ -197,6 +199,32 @@ def test_story_terms_weight_names_by_name_weight():
     plain = TfWeights()
     _, codes = story_terms(data, ClusterParams(title_weight=2.5), TermIndex(cap=8), plain)
     assert [plain.weight[c] for c in codes] == [1.0 + math.log(4.5), 1.0]
+
+
+def test_story_terms_add_body_terms_at_body_weight():
+    """A body term (payload "b") weighs body_weight * (1 + log(count)); one that is also a
+    title or lead term keeps its title/lead weight alone; body_weight 0 ignores "b"."""
+    import math
+
+    data = {"l": {"bridge": 2, "river": 1}, "t": ["collapse"], "b": {"bridge": 5, "ferry": 3, "quay": 1}}
+    p = ClusterParams(title_weight=2.5, body_weight=0.3)
+    index, tfw = TermIndex(cap=8), TfWeights(body_weight=0.3)
+    tids, codes = story_terms(data, p, index, tfw)
+    assert [index.terms[t] for t in tids] == ["bridge", "collapse", "ferry", "quay", "river"]
+    assert [tfw.weight[c] for c in codes] == [
+        1.0 + math.log(2),
+        1.0 + math.log(2.5),
+        0.3 * (1.0 + math.log(3)),
+        0.3 * 1.0,
+        1.0,
+    ]
+    assert min(tfw.weight) > 0
+    off = ClusterParams(title_weight=2.5, body_weight=0.0)
+    plain = TfWeights()
+    tids0, codes0 = story_terms(data, off, TermIndex(cap=8), plain)
+    no_body = {k: v for k, v in data.items() if k != "b"}
+    tids1, codes1 = story_terms(no_body, off, TermIndex(cap=8), plain)
+    assert (tids0, [plain.weight[c] for c in codes0]) == (tids1, [plain.weight[c] for c in codes1])
 
 
 def test_a_shared_name_counts_more_than_a_shared_common_word():

@@ -284,3 +284,35 @@ def test_a_headline_rerun_days_later_gets_the_title_bonus():
     stub = featurize(title, "", "a short feed summary")
     assert bonus(p, stub, restored=stub) == 0.0  # both headline-only: the cosine is the title
     assert bonus(p, stub) > 0.0  # one of them has page text
+
+
+def test_body_terms_are_the_words_after_the_lead():
+    """Payload "b": counts of the content terms of the body_words words after the lead (whole
+    sentences of about lead_words words), title and lead terms left out; body_words 0: no "b"
+    and the scheme says so."""
+    lead = " ".join(["Engineers inspected the harbour crane before the storm arrived."] * 3)
+    after = "Dockworkers praised the harbour pilots. " + " ".join(["Ferries waited offshore."] * 40)
+    p = ClusterParams(lead_words=20, body_words=30)
+    data = featurize("Crane inspection", lead + " " + after, params=p).data()
+    assert "harbour" in data["l"] and "harbour" not in data["b"]  # a lead term stays out of "b"
+    assert data["b"]["dockworker"] == 1 and data["b"]["pilot"] == 1
+    assert data["b"]["ferrie"] + data["b"]["offshore"] + data["b"]["waited"] == 30 - 5  # 30 words
+    off = ClusterParams(lead_words=20, body_words=0)
+    assert "b" not in featurize("Crane inspection", lead + " " + after, params=off).data()
+    assert ":b" not in off.scheme and p.scheme.endswith(":b30")
+
+
+def test_shared_body_terms_raise_the_cosine():
+    """Two reports with different leads whose bodies share rare terms score higher with body
+    terms than without (body_weight 0)."""
+    shared = " ".join(["Quarrymen blamed the Brackwater sluice and the Tollbridge culvert."] * 10)
+    a = "Rain fell across the valley overnight. " * 20 + shared
+    b = "Officials counted damaged homes in the district. " * 20 + shared
+
+    def cosine(params):
+        c = Clusterer(params)
+        c.restore(1, T0, featurize("Valley flood", a, params=params), story_id=1)
+        ev = c.assign(2, T0, featurize("District damage", b, params=params)).evidence
+        return ev.get("cosine", ev.get("nearest_cosine"))
+
+    assert cosine(ClusterParams(body_weight=0.3)) > cosine(ClusterParams(body_weight=0.0))

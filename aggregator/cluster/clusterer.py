@@ -97,7 +97,7 @@ class Clusterer:
         self._fact_total = array("d")  # IDF weight of the facts as of norm_at documents
         self._norm_at = array("q")
         self._sigs = np.zeros((0, p.num_perm), dtype=np.uint32)
-        self._vecs = VectorPool(p.name_weight)
+        self._vecs = VectorPool(p.name_weight, p.body_weight)
         self._titles = VectorPool()  # title term ids per slot (its vector runs; codes unused)
         # story id → live member ids, in id order; not kept for the commonest story, an article
         # alone in the story of its own id (what every "new" decision founds): see _members

@@ -38,7 +38,7 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=Tr
 
 @dataclass(frozen=True)
 class Features:
-    scheme: str  # e.g. "mh4:xxw32:k3:p128:s1:l100" — see ClusterParams.scheme
+    scheme: str  # e.g. "mh5:xxw32:k3:p128:s1:l100:b200" — see ClusterParams.scheme
     signature: bytes  # MinHash values, numpy uint32 .tobytes()
     payload: str  # JSON: what the story stage needs without the article text
     language: str  # "en", "de", ... or "" when unknown
@@ -81,8 +81,9 @@ def _body(text: str, summary: str, p: ClusterParams) -> tuple[str, list[bytes], 
     return text, body_words[: p.max_text_words], fallback
 
 
-def _lead(title: str, text: str, p: ClusterParams) -> str:
-    """The first sentences after the title (a title repeated as the text's first line is skipped)."""
+def _lead(title: str, text: str, p: ClusterParams) -> tuple[str, int]:
+    """(the first sentences after the title, where they start in ``text``): a title repeated as
+    the text's first line is skipped."""
     start = 0
     if title:
         head = title.strip()
@@ -90,18 +91,30 @@ def _lead(title: str, text: str, p: ClusterParams) -> str:
         if text.startswith(head, at):
             start = at + len(head)
     # Only the slice is copied: text[start:] of a 60,000-character page would be copied whole.
-    return first_sentences(text[start : start + p.lead_words * _CHARS_PER_WORD], p.lead_words)
+    return first_sentences(text[start : start + p.lead_words * _CHARS_PER_WORD], p.lead_words), start
 
 
-def _story_terms(title_words: list[str], lead: str) -> tuple[list[str], list[str], list[str]]:
-    """(title terms, lead terms, numbers in title and lead) for the story vector."""
+def _body_terms(text: str, start: int, n_lead: int, seen: set[str], p: ClusterParams) -> dict[str, int]:
+    """Counts of the content terms of the ``body_words`` words after the lead's ``n_lead`` words
+    that are not in ``seen`` (the title and lead terms): same tokenising as the lead, which is
+    whole sentences from ``start``, so its words are the first ``n_lead`` words from there."""
+    if p.body_words <= 0:
+        return {}
+    end = start + (p.lead_words + p.body_words) * _CHARS_PER_WORD
+    tokens = words(text[start:end])[n_lead : n_lead + p.body_words]
+    counts = Counter(t for t in content_terms(tokens) if t not in seen)
+    return dict(sorted(counts.items()))
+
+
+def _story_terms(title_words: list[str], lead: str) -> tuple[list[str], list[str], list[str], int]:
+    """(title terms, lead terms, numbers in title and lead, words in the lead) for the story vector."""
     lead_words = words(lead)
     # words(title + " " + lead) == words(title) + words(lead): NFKC, casefold and the word
     # split never act across a space, so the two texts are not tokenised a second time.
     # Numbers were r"^\d[\d.,]*$" matches; a word has no "." or ",", so that is a word of decimal
     # digits only, and \d in a str pattern is exactly str.isdecimal: no regex call per word.
     nums = sorted(set(filter(str.isdecimal, title_words)).union(filter(str.isdecimal, lead_words)))
-    return content_terms(title_words), content_terms(lead_words), nums
+    return content_terms(title_words), content_terms(lead_words), nums, len(lead_words)
 
 
 def _name_fields(title: str, lead: str, text: str) -> tuple[list[str], list[str]]:
@@ -122,9 +135,10 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
 
     # Story vector: title terms (weighted by the clusterer) + lead counts. Titles that merely
     # repeat as the first line of the text are not counted twice.
-    lead = _lead(title, text, p)
+    lead, lead_start = _lead(title, text, p)
     title_words = words(title)
-    title_terms, lead_terms, nums = _story_terms(title_words, lead)
+    title_terms, lead_terms, nums, n_lead = _story_terms(title_words, lead)
+    body = _body_terms(text, lead_start, n_lead, set(title_terms).union(lead_terms), p)
     names, salient = _name_fields(title, lead, text)
     lang = guess_language(body_words or list(map(str.encode, title_words)))
     days = weekdays(title_words + words(text[:_DAY_SCAN_CHARS]))
@@ -141,4 +155,6 @@ def featurize(title: str, text: str, summary: str = "", params: ClusterParams | 
         "fb": fallback,
         "wd": days,
     }
+    if body:
+        payload["b"] = body
     return Features(scheme=p.scheme, signature=sig.tobytes(), payload=_JSON.encode(payload), language=lang)

@@ -25,29 +25,38 @@ from .text import fold
 
 
 class TfWeights:
-    """Term weights ``1 + log(tf)``, times ``name_weight`` for a name, one small code per
-    distinct (tf, name) pair.
+    """Term weights ``1 + log(tf) + body_weight * (1 + log(btf))``, times ``name_weight`` for a
+    name, one small code per distinct (tf, btf, name).
 
-    tf is a lead count plus ``title_weight`` for a title term: a few dozen distinct values in a
-    whole stream, so a vector stores a 2-byte code per term instead of a float, and the weight
-    read back is the very float computed once from that pair."""
+    tf is a lead count plus ``title_weight`` for a title term, btf the count in the body after
+    the lead (payload "b"); either may be 0, meaning that part is absent (never a fractional
+    count under the log, so each part is ≥ 1 and ≥ body_weight). A few hundred distinct
+    values in a whole stream, so a vector stores a 2-byte code per term instead of a float, and
+    the weight read back is the very float computed once from that key. Without a body part the
+    weight is exactly ``1 + log(tf)`` (times name_weight), as before body terms."""
 
-    def __init__(self, name_weight: float = 1.0) -> None:
+    def __init__(self, name_weight: float = 1.0, body_weight: float = 0.0) -> None:
         self.weight: list[float] = []  # code → weight
-        self._codes: dict[tuple[float, bool], int] = {}
+        self._codes: dict[tuple[float, int, bool], int] = {}
         self._name_weight = name_weight
+        self._body_weight = body_weight
 
-    def code(self, tf: float, name: bool = False) -> int:
-        key = (tf, name)
+    def code(self, tf: float, btf: int = 0, name: bool = False) -> int:
+        key = (tf, btf, name)
         c = self._codes.get(key)
         if c is None:
             c = self._codes[key] = len(self.weight)
-            w = 1.0 + math.log(tf)
+            if btf <= 0:
+                w = 1.0 + math.log(tf)
+            elif tf <= 0:
+                w = self._body_weight * (1.0 + math.log(btf))
+            else:
+                w = 1.0 + math.log(tf) + self._body_weight * (1.0 + math.log(btf))
             self.weight.append(w * self._name_weight if name else w)
         return c
 
-    def codes(self, tfs: list[float], names: list[bool]) -> list[int]:
-        keys = list(zip(tfs, names, strict=True))
+    def codes(self, tfs: list[float], btfs: list[int], names: list[bool]) -> list[int]:
+        keys = list(zip(tfs, btfs, names, strict=True))
         try:
             return lookup(self._codes, keys)
         except KeyError:
@@ -68,7 +77,12 @@ def story_terms(data: dict, p: ClusterParams, index: TermIndex, tfw: TfWeights) 
     tf is the lead count plus ``title_weight`` for a title term, as the float sums of the
     dict-of-str vectors had it (an int count and the float it was summed into are equal keys
     and give the same ``log``). A term that is one of the payload's ``names`` (capitalised
-    words of title and lead, not at a sentence start; folded like the terms) is a name."""
+    words of title and lead, not at a sentence start; folded like the terms) is a name.
+
+    Body terms (payload "b", counts in the ``body_words`` after the lead) join with
+    ``body_weight`` times their own weight ``1 + log(count)``. featurize leaves title and lead
+    terms out of "b": such a term keeps its title/lead weight alone (one here anyway is
+    skipped). ``body_weight`` 0 ignores them."""
     tf = data.get("l", {})
     title = data.get("t", ())
     if title:
@@ -76,13 +90,22 @@ def story_terms(data: dict, p: ClusterParams, index: TermIndex, tfw: TfWeights) 
         w = p.title_weight
         for t in title:
             tf[t] = tf.get(t, 0) + w
-    terms = sorted(tf)
-    values = lookup(tf, terms)
-    if values and min(values) <= 0:  # a zero count: no weight (never from featurize)
-        keep = [i for i, n in enumerate(values) if n > 0]
-        terms, values = [terms[i] for i in keep], [values[i] for i in keep]
+    if tf and min(tf.values()) <= 0:  # a zero count: no weight (never from featurize)
+        tf = {t: n for t, n in tf.items() if n > 0}
+    body = data.get("b") if p.body_weight > 0 else None
+    if body:
+        body = {t: n for t, n in body.items() if t not in tf and isinstance(n, int) and n > 0}
+    if body:
+        # merged in term order; 0 marks the absent part (TfWeights)
+        terms = sorted(tf.keys() | body.keys())
+        values = [tf.get(t, 0) for t in terms]
+        btfs = [body.get(t, 0) for t in terms]
+    else:
+        terms = sorted(tf)
+        values = lookup(tf, terms)
+        btfs = [0] * len(terms)
     names = {fold(n) for n in data.get("names", ())}
-    return index.ids(terms), tfw.codes(values, list(map(names.__contains__, terms)))
+    return index.ids(terms), tfw.codes(values, btfs, list(map(names.__contains__, terms)))
 
 
 class VectorPool:
@@ -94,8 +117,8 @@ class VectorPool:
     live entries (amortised a few copies per entry; the arrays stay ≤ 1.25x what is live).
     ≈ 6 bytes per term against ≈ 100 for a str → float dict entry."""
 
-    def __init__(self, name_weight: float = 1.0) -> None:
-        self.tf = TfWeights(name_weight)
+    def __init__(self, name_weight: float = 1.0, body_weight: float = 0.0) -> None:
+        self.tf = TfWeights(name_weight, body_weight)
         self._terms = array("i")
         self._codes = array("H")  # widened to "I" should a stream ever show 65,536 distinct tfs
         self._start = array("q")  # per slot; -1: free
